@@ -1,0 +1,39 @@
+# Two commands do everything on a fresh machine with Python 3.11 and make:
+#   make run    set up .venv if needed, then serve the app at http://localhost:7071/api
+#   make test   set up .venv if needed, then run the whole test suite
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint format migrate clean-db
+
+$(STAMP): requirements.txt requirements-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $(STAMP)
+
+local.settings.json:
+	cp local.settings.example.json local.settings.json
+
+run: $(STAMP) local.settings.json
+	$(PY) -m local_host
+
+test: $(STAMP)
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m mypy .
+
+format: $(STAMP)
+	$(PY) -m ruff check --fix .
+	$(PY) -m ruff format .
+
+migrate: $(STAMP)
+	$(PY) -m alembic upgrade head
+
+clean-db:
+	rm -rf .local/pgdata

@@ -1,0 +1,52 @@
+"""Sessions: get-or-create, read, end."""
+
+from __future__ import annotations
+
+import azure.functions as func
+
+from services.video_rag.api.http import (
+    SESSION_HEADER,
+    http_endpoint,
+    json_response,
+    no_content,
+    parse_json,
+    session_token,
+)
+from services.video_rag.api.schemas import CreateSessionRequest, SessionResponse
+from services.video_rag.bootstrap import get_dependencies
+from services.video_rag.service import sessions as service
+
+bp = func.Blueprint()
+
+
+def create_session(req: func.HttpRequest) -> func.HttpResponse:
+    body = parse_json(req, CreateSessionRequest, empty_ok=True)
+    deps = get_dependencies()
+    info, created = service.get_or_create_session(
+        deps.uow(),
+        session_token(req) or body.session_id,
+        deps.clock(),
+        deps.settings.session_expire_minutes,
+    )
+    response = SessionResponse(**vars(info))
+    return json_response(response, 201 if created else 200, {SESSION_HEADER: info.session_id})
+
+
+def get_current_session(req: func.HttpRequest) -> func.HttpResponse:
+    deps = get_dependencies()
+    info = service.describe_session(deps.uow(), session_token(req), deps.clock())
+    return json_response(SessionResponse(**vars(info)))
+
+
+def end_current_session(req: func.HttpRequest) -> func.HttpResponse:
+    deps = get_dependencies()
+    service.end_session(deps.uow(), session_token(req), deps.clock())
+    return no_content()
+
+
+sessions = bp.route(route="sessions", auth_level=func.AuthLevel.ANONYMOUS)(
+    http_endpoint("sessions", POST=create_session)
+)
+sessions_current = bp.route(route="sessions/current", auth_level=func.AuthLevel.ANONYMOUS)(
+    http_endpoint("sessions_current", GET=get_current_session, DELETE=end_current_session)
+)

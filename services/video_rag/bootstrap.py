@@ -1,0 +1,99 @@
+"""The one seam where dependencies are built: lazily, once per process, replaceable by tests.
+
+Nothing here runs at import time. The first request that needs a dependency builds it; a missing
+or broken setting therefore fails that request (and shows in /api/health), never the indexing of
+the function app.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from services.video_rag.domain.errors import DatabaseNotConfigured
+from services.video_rag.domain.sessions import utc_now
+from services.video_rag.settings import DATABASE_URL_SETTINGS, Settings, load_settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+    from sqlalchemy.orm import Session, sessionmaker
+
+    from services.video_rag.db.unit_of_work import UnitOfWork
+
+Clock = Callable[[], datetime]
+
+
+@dataclass
+class Dependencies:
+    """What the services need from the outside world."""
+
+    settings: Settings
+    clock: Clock = utc_now
+    engine_factory: Callable[[str], Engine] | None = None
+    _engine: Engine | None = field(default=None, init=False, repr=False)
+    _session_factory: sessionmaker[Session] | None = field(default=None, init=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+
+    @property
+    def engine(self) -> Engine:
+        """The database engine, created on first use."""
+        if self._engine is None:
+            with self._lock:
+                if self._engine is None:
+                    self._engine = self._create_engine()
+        return self._engine
+
+    def _create_engine(self) -> Engine:
+        url = self.settings.database_url
+        if url is None:
+            names = " or ".join(DATABASE_URL_SETTINGS)
+            raise DatabaseNotConfigured(f"no database is configured: set {names}")
+        if self.engine_factory is not None:
+            return self.engine_factory(url)
+        from services.video_rag.db.engine import create_database_engine
+
+        return create_database_engine(url)
+
+    def uow(self) -> UnitOfWork:
+        """A new unit of work on the app's database. Nothing connects until it is entered."""
+        from services.video_rag.db.unit_of_work import UnitOfWork
+
+        return UnitOfWork(self._new_db_session)
+
+    def _new_db_session(self) -> Session:
+        if self._session_factory is None:
+            from services.video_rag.db.engine import create_session_factory
+
+            self._session_factory = create_session_factory(self.engine)
+        return self._session_factory()
+
+    def close(self) -> None:
+        """Release pooled connections (tests, shutdown)."""
+        if self._engine is not None:
+            self._engine.dispose()
+
+
+_current: Dependencies | None = None
+_current_lock = threading.Lock()
+
+
+def get_dependencies() -> Dependencies:
+    """The process-wide dependencies, built from the environment on first call."""
+    global _current
+    if _current is None:
+        with _current_lock:
+            if _current is None:
+                _current = Dependencies(settings=load_settings())
+    return _current
+
+
+def set_dependencies(dependencies: Dependencies | None) -> None:
+    """Replace the process-wide dependencies (tests), or drop them so the next call rebuilds."""
+    global _current
+    with _current_lock:
+        previous, _current = _current, dependencies
+    if previous is not None and previous is not dependencies:
+        previous.close()

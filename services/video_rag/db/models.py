@@ -1,0 +1,183 @@
+"""SQLAlchemy 2 models of the video RAG service. Alembic migrations own the schema built from them.
+
+Ownership: a `chat_session` owns its `session_video` links, its `chat_message` rows and the
+transcripts it uploaded (`transcript.owner_session_id`), all with ON DELETE CASCADE. Transcripts
+fetched from YouTube are shared by every session that adds the same video in the same language
+with the same embedding model; the cleanup deletes them once no session links to them.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from pgvector.sqlalchemy import Vector
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Computed,
+    DateTime,
+    Float,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Identity,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR, UUID
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from services.video_rag.settings import STORED_EMBEDDING_DIMENSIONS
+
+# Deterministic constraint names, so that migrations and autogenerate agree.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+# The full-text configuration of the generated tsvector column. 'simple' does not stem, so it
+# treats every transcript language alike.
+TEXT_SEARCH_CONFIG = "simple"
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def _tz_now() -> Any:
+    return text("now()")
+
+
+class ChatSession(Base):
+    """An anonymous session. The client holds a bearer token; only its SHA-256 is stored."""
+
+    __tablename__ = "chat_session"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class Video(Base):
+    """A YouTube video (or an uploaded one under an 11-character id), with oEmbed metadata."""
+
+    __tablename__ = "video"
+
+    id: Mapped[str] = mapped_column(String(11), primary_key=True)
+    title: Mapped[str | None] = mapped_column(Text)
+    channel: Mapped[str | None] = mapped_column(Text)
+    duration_seconds: Mapped[float | None] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_tz_now())
+
+
+class Transcript(Base):
+    """One transcript of a video in one language, embedded with one model."""
+
+    __tablename__ = "transcript"
+    __table_args__ = (
+        CheckConstraint("source IN ('youtube', 'upload')", name="source"),
+        CheckConstraint(
+            "(source = 'upload') = (owner_session_id IS NOT NULL)", name="upload_has_owner"
+        ),
+        # The pair is referenced by session_video, so a link always names the right video.
+        UniqueConstraint("id", "video_id"),
+        Index(
+            "uq_transcript_shared",
+            "video_id",
+            "language",
+            "is_generated",
+            "embedding_model",
+            unique=True,
+            postgresql_where=text("owner_session_id IS NULL"),
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    video_id: Mapped[str] = mapped_column(ForeignKey("video.id", ondelete="CASCADE"))
+    owner_session_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("chat_session.id", ondelete="CASCADE"), index=True
+    )
+    language: Mapped[str] = mapped_column(String(35))
+    is_generated: Mapped[bool] = mapped_column(Boolean)
+    source: Mapped[str] = mapped_column(String(16))
+    embedding_model: Mapped[str] = mapped_column(Text)
+    chunk_count: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_tz_now())
+    # Touched whenever a session links to it; the cleanup spares recently used transcripts, which
+    # closes the race between linking a shared transcript and deleting it as unused.
+    last_used_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=_tz_now(), index=True
+    )
+
+
+class TranscriptChunk(Base):
+    """A run of consecutive captions with its time span, embedding and full-text vector."""
+
+    __tablename__ = "transcript_chunk"
+    __table_args__ = (UniqueConstraint("transcript_id", "ordinal"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    transcript_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("transcript.id", ondelete="CASCADE")
+    )
+    ordinal: Mapped[int] = mapped_column(Integer)
+    start_seconds: Mapped[float] = mapped_column(Float)
+    end_seconds: Mapped[float] = mapped_column(Float)
+    text: Mapped[str] = mapped_column(Text)
+    embedding: Mapped[list[float]] = mapped_column(Vector(STORED_EMBEDDING_DIMENSIONS))
+    text_search: Mapped[Any] = mapped_column(
+        TSVECTOR, Computed(f"to_tsvector('{TEXT_SEARCH_CONFIG}'::regconfig, text)", persisted=True)
+    )
+
+
+class SessionVideo(Base):
+    """A session's use of a transcript: which video it added, in which transcript, and when."""
+
+    __tablename__ = "session_video"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["transcript_id", "video_id"],
+            ["transcript.id", "transcript.video_id"],
+            ondelete="CASCADE",
+        ),
+    )
+
+    session_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("chat_session.id", ondelete="CASCADE"), primary_key=True
+    )
+    video_id: Mapped[str] = mapped_column(String(11), primary_key=True)
+    transcript_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), index=True)
+    added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ChatMessage(Base):
+    """One message of a session's chat history; `seq` orders messages of the same instant."""
+
+    __tablename__ = "chat_message"
+    __table_args__ = (
+        CheckConstraint("role IN ('user', 'assistant')", name="role"),
+        Index("ix_chat_message_session_id_seq", "session_id", "seq"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, Identity())
+    session_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("chat_session.id", ondelete="CASCADE"))
+    role: Mapped[str] = mapped_column(String(16))
+    content: Mapped[str] = mapped_column(Text)
+    sources: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, server_default=text("'[]'::jsonb"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+metadata = Base.metadata

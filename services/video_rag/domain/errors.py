@@ -1,0 +1,45 @@
+"""Errors the services raise. Each carries a stable code from the API's error contract; the HTTP
+layer maps codes to status codes, so nothing below it knows about HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+
+class AppError(Exception):
+    """An expected failure with a documented error code and a message safe to show a client."""
+
+    code = "internal_error"
+    default_message = "internal error"
+
+    def __init__(self, message: str | None = None, *, details: Sequence[Any] | None = None) -> None:
+        self.message = message or self.default_message
+        self.details = list(details) if details is not None else None
+        super().__init__(self.message)
+
+
+class SessionRequired(AppError):
+    code = "session_required"
+    default_message = (
+        "send your session id in the X-Session-Id header (POST /api/sessions gets one)"
+    )
+
+
+class SessionNotFound(AppError):
+    code = "session_not_found"
+    default_message = "no such session; create one with POST /api/sessions"
+
+
+class SessionExpired(AppError):
+    code = "session_expired"
+    default_message = "this session has expired; create a new one with POST /api/sessions"
+
+
+class DatabaseUnavailable(AppError):
+    code = "database_unavailable"
+    default_message = "the database is unavailable; try again shortly"
+
+
+class DatabaseNotConfigured(DatabaseUnavailable):
+    """No usable connection string in the settings (the message names the setting)."""

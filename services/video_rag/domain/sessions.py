@@ -1,0 +1,41 @@
+"""Session tokens: unguessable bearer secrets, of which only a hash is ever stored."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from datetime import UTC, datetime, timedelta
+
+TOKEN_BYTES = 32  # 256 random bits
+_TOKEN_PATTERN = re.compile(r"[A-Za-z0-9_-]{43}")
+
+
+def new_session_token() -> str:
+    """A fresh session id: 32 bytes from `secrets`, URL-safe base64 (43 characters)."""
+    return secrets.token_urlsafe(TOKEN_BYTES)
+
+
+def is_well_formed_token(token: str) -> bool:
+    """Whether `token` could be a session id at all; anything else is rejected without a query."""
+    return _TOKEN_PATTERN.fullmatch(token) is not None
+
+
+def hash_token(token: str) -> bytes:
+    """The SHA-256 of a token: what the database stores and looks sessions up by."""
+    return hashlib.sha256(token.encode("ascii")).digest()
+
+
+def token_prefix(token: str) -> str:
+    """The most of a session id that may appear in a log line."""
+    return token[:6] + "…"
+
+
+def expiry_for(created_at: datetime, lifetime_minutes: int) -> datetime:
+    """When a session created at `created_at` expires."""
+    return created_at + timedelta(minutes=lifetime_minutes)
+
+
+def utc_now() -> datetime:
+    """The current time, timezone-aware UTC (the default clock)."""
+    return datetime.now(UTC)

@@ -1,0 +1,75 @@
+"""The nightly cleanup: expired sessions, then whatever no session uses any more."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from services.video_rag.db.unit_of_work import UnitOfWork
+
+logger = logging.getLogger(__name__)
+
+# A shared transcript that lost its last link is kept this long, so that a session linking it at
+# the same moment as the cleanup runs never loses it (linking touches `last_used_at`).
+UNUSED_TRANSCRIPT_GRACE = timedelta(minutes=10)
+
+
+@dataclass(frozen=True)
+class CleanupReport:
+    """What one cleanup run deleted."""
+
+    sessions: int
+    transcripts: int
+    videos: int
+
+
+def cleanup_expired_sessions(
+    uow_factory: Callable[[], UnitOfWork],
+    now: datetime,
+    batch_size: int,
+    grace: timedelta = UNUSED_TRANSCRIPT_GRACE,
+) -> CleanupReport:
+    """Delete expired sessions (cascading to their links, messages and uploads), then shared
+    transcripts and videos that nothing uses. Each batch is its own short transaction, so live
+    traffic is never blocked for long; running it twice at once is safe (rows are claimed with
+    SKIP LOCKED) and running it again finds nothing more to do."""
+    sessions = _in_batches(
+        uow_factory,
+        lambda uow: uow.maintenance.delete_expired_sessions(now, batch_size),
+        batch_size,
+    )
+    transcripts = _in_batches(
+        uow_factory,
+        lambda uow: uow.maintenance.delete_unused_transcripts(now - grace, batch_size),
+        batch_size,
+    )
+    videos = _in_batches(
+        uow_factory,
+        lambda uow: uow.maintenance.delete_videos_without_transcripts(batch_size),
+        batch_size,
+    )
+    report = CleanupReport(sessions=sessions, transcripts=transcripts, videos=videos)
+    logger.info(
+        "session cleanup deleted %d expired sessions, %d unused transcripts, %d unused videos",
+        report.sessions,
+        report.transcripts,
+        report.videos,
+    )
+    return report
+
+
+def _in_batches(
+    uow_factory: Callable[[], UnitOfWork],
+    delete_batch: Callable[[UnitOfWork], int],
+    batch_size: int,
+) -> int:
+    total = 0
+    while True:
+        with uow_factory() as uow:
+            deleted = delete_batch(uow)
+            uow.commit()
+        total += deleted
+        if deleted < batch_size:
+            return total

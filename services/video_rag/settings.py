@@ -1,0 +1,279 @@
+"""The one place that reads the environment.
+
+`load_settings()` never raises: a missing or malformed value falls back to its default and is
+recorded as a `SettingProblem` (name and reason, never the value), so that importing the function
+app always succeeds and `/api/health` can report what is wrong.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Literal, TypeVar
+
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
+
+LlmProvider = Literal["openai", "azure_openai", "offline"]
+T = TypeVar("T")
+
+# The width of the `vector` column the migrations create; EMBEDDING_DIMENSIONS must match it.
+STORED_EMBEDDING_DIMENSIONS = 1536
+
+DATABASE_URL_SETTINGS = ("PG_VECTOR_CONNECTION_STRING", "PG_CONNECTION_STRING")
+OPENAI_KEY_SETTINGS = ("OPENAI_API_KEY", "OPENAI_KEY")
+
+# Defaults of the settings whose value the Functions host resolves itself (binding expressions).
+_HOST_DEFAULTS = {
+    "SESSION_CLEANUP_SCHEDULE": "0 0 0 * * *",
+    "SESSION_CLEANUP_RUN_ON_STARTUP": "false",
+}
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def setting_default(name: str) -> str | None:
+    """The documented default of a setting that the Functions host resolves (e.g. a schedule)."""
+    return _HOST_DEFAULTS.get(name)
+
+
+@dataclass(frozen=True)
+class SettingProblem:
+    """A setting that is missing or invalid. Carries the name and the reason, never the value."""
+
+    name: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Typed view of the app settings, with defaults."""
+
+    database_url: str | None = None
+    database_url_setting: str | None = None
+    session_expire_minutes: int = 15
+    session_cleanup_schedule: str = "0 0 0 * * *"
+    session_cleanup_schedule_is_set: bool = False
+    session_cleanup_run_on_startup: bool = False
+    session_cleanup_batch_size: int = 500
+    langchain_chat_message_table_name: str = "langchain_chat_message"
+    max_request_bytes: int = 2 * 1024 * 1024
+    llm_provider: LlmProvider = "offline"
+    openai_api_key: str | None = field(default=None, repr=False)
+    openai_base_url: str | None = None
+    chat_model: str = "gpt-4o-mini"
+    embedding_model: str = "text-embedding-3-small"
+    embedding_dimensions: int = STORED_EMBEDDING_DIMENSIONS
+    azure_openai_endpoint: str | None = None
+    azure_openai_api_key: str | None = field(default=None, repr=False)
+    azure_openai_api_version: str = "2024-10-21"
+    azure_openai_chat_deployment: str | None = None
+    azure_openai_embedding_deployment: str | None = None
+    problems: tuple[SettingProblem, ...] = ()
+
+    @property
+    def chat_model_label(self) -> str:
+        """What answers chat questions, as reported to clients."""
+        if self.llm_provider == "offline":
+            return "offline-extractive"
+        if self.llm_provider == "azure_openai":
+            return self.azure_openai_chat_deployment or self.chat_model
+        return self.chat_model
+
+    @property
+    def embedding_model_label(self) -> str:
+        """Which embedding model vectors are made with; transcripts are shared per model."""
+        if self.llm_provider == "offline":
+            return f"offline-hash-{self.embedding_dimensions}"
+        if self.llm_provider == "azure_openai":
+            return self.azure_openai_embedding_deployment or self.embedding_model
+        return self.embedding_model
+
+
+class _Reader:
+    """Reads typed values from an environment mapping, collecting problems instead of raising."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self._environ = environ
+        self.problems: list[SettingProblem] = []
+
+    def text(self, *names: str) -> tuple[str | None, str | None]:
+        """The first non-blank value among `names` (aliases), and which name supplied it."""
+        for name in names:
+            value = self._environ.get(name, "").strip()
+            if value:
+                return value, name
+        return None, None
+
+    def parsed(self, name: str, default: T, parse: Callable[[str], T], expected: str) -> T:
+        raw, _ = self.text(name)
+        if raw is None:
+            return default
+        try:
+            return parse(raw)
+        except ValueError:
+            self.problems.append(SettingProblem(name, f"must be {expected}; using the default"))
+            return default
+
+    def integer(self, name: str, default: int, lo: int, hi: int) -> int:
+        def parse(raw: str) -> int:
+            value = int(raw)
+            if not lo <= value <= hi:
+                raise ValueError(raw)
+            return value
+
+        return self.parsed(name, default, parse, f"an integer from {lo} to {hi}")
+
+    def boolean(self, name: str, default: bool) -> bool:
+        def parse(raw: str) -> bool:
+            if raw.lower() in _TRUE:
+                return True
+            if raw.lower() in _FALSE:
+                return False
+            raise ValueError(raw)
+
+        return self.parsed(name, default, parse, "true or false")
+
+
+def normalize_database_url(raw: str) -> str:
+    """Turn any common Postgres connection string into a SQLAlchemy psycopg 3 URL.
+
+    Accepts `postgresql://`, `postgres://`, `postgresql+psycopg2://`, `postgresql+psycopg://`
+    URLs and libpq key/value strings (`host=... dbname=... user=... password=... sslmode=require`,
+    the form the Azure portal shows). Raises ValueError when it is neither.
+    """
+    raw = raw.strip()
+    if "://" not in raw:
+        return _url_from_keyword_string(raw).render_as_string(hide_password=False)
+    try:
+        url = make_url(raw)
+    except ArgumentError as exc:
+        raise ValueError("not a connection URL") from exc
+    if url.get_backend_name() not in {"postgresql", "postgres"}:
+        raise ValueError("not a PostgreSQL URL")
+    return url.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+
+
+def _url_from_keyword_string(raw: str) -> URL:
+    from psycopg.conninfo import conninfo_to_dict  # psycopg parses libpq syntax exactly
+
+    try:
+        params = {k: str(v) for k, v in conninfo_to_dict(raw).items() if v is not None}
+    except Exception as exc:  # psycopg raises ProgrammingError on bad syntax
+        raise ValueError("not a libpq connection string") from exc
+    if not params:
+        raise ValueError("empty connection string")
+    port = params.pop("port", None)
+    return URL.create(
+        "postgresql+psycopg",
+        username=params.pop("user", None),
+        password=params.pop("password", None),
+        host=params.pop("host", None),
+        port=int(port) if port else None,
+        database=params.pop("dbname", None),
+        query=params,
+    )
+
+
+def _infer_provider(reader: _Reader) -> LlmProvider:
+    explicit, _ = reader.text("LLM_PROVIDER")
+    if explicit is not None:
+        value = explicit.lower()
+        if value in ("openai", "azure_openai", "offline"):
+            return value  # type: ignore[return-value]
+        reader.problems.append(
+            SettingProblem("LLM_PROVIDER", "must be openai, azure_openai or offline")
+        )
+    if reader.text("AZURE_OPENAI_ENDPOINT")[0]:
+        return "azure_openai"
+    if reader.text(*OPENAI_KEY_SETTINGS)[0] or reader.text("OPENAI_BASE_URL")[0]:
+        return "openai"
+    return "offline"
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Read every setting from `environ` (default: the process environment). Never raises."""
+    reader = _Reader(os.environ if environ is None else environ)
+
+    database_url, database_setting = reader.text(*DATABASE_URL_SETTINGS)
+    if database_url is not None:
+        try:
+            database_url = normalize_database_url(database_url)
+        except ValueError as exc:
+            reader.problems.append(SettingProblem(str(database_setting), f"invalid: {exc}"))
+            database_url = None
+    else:
+        reader.problems.append(
+            SettingProblem(
+                DATABASE_URL_SETTINGS[0],
+                "not set: the app needs a PostgreSQL database with the vector extension",
+            )
+        )
+
+    provider = _infer_provider(reader)
+    openai_key, _ = reader.text(*OPENAI_KEY_SETTINGS)
+    azure_endpoint, _ = reader.text("AZURE_OPENAI_ENDPOINT")
+    if provider == "openai" and not (openai_key or reader.text("OPENAI_BASE_URL")[0]):
+        reader.problems.append(
+            SettingProblem("OPENAI_API_KEY", "required when LLM_PROVIDER=openai")
+        )
+    if provider == "azure_openai" and not azure_endpoint:
+        reader.problems.append(
+            SettingProblem("AZURE_OPENAI_ENDPOINT", "required when LLM_PROVIDER=azure_openai")
+        )
+
+    schedule, _ = reader.text("SESSION_CLEANUP_SCHEDULE")
+    if schedule is not None and len(schedule.split()) != 6:
+        reader.problems.append(
+            SettingProblem(
+                "SESSION_CLEANUP_SCHEDULE",
+                "must be an NCRONTAB expression with six fields (second minute hour day month dow)",
+            )
+        )
+
+    dimensions = reader.integer("EMBEDDING_DIMENSIONS", STORED_EMBEDDING_DIMENSIONS, 1, 16_000)
+    if dimensions != STORED_EMBEDDING_DIMENSIONS:
+        reader.problems.append(
+            SettingProblem(
+                "EMBEDDING_DIMENSIONS",
+                f"the database stores {STORED_EMBEDDING_DIMENSIONS}-dimension vectors",
+            )
+        )
+
+    defaults = Settings()
+    return Settings(
+        database_url=database_url,
+        database_url_setting=database_setting,
+        session_expire_minutes=reader.integer("SESSION_EXPIRE_MINUTES", 15, 1, 7 * 24 * 60),
+        session_cleanup_schedule=schedule or defaults.session_cleanup_schedule,
+        session_cleanup_schedule_is_set=schedule is not None,
+        session_cleanup_run_on_startup=reader.boolean("SESSION_CLEANUP_RUN_ON_STARTUP", False),
+        session_cleanup_batch_size=reader.integer("SESSION_CLEANUP_BATCH_SIZE", 500, 1, 100_000),
+        langchain_chat_message_table_name=reader.text("LANGCHAIN_CHAT_MESSAGE_TABLE_NAME")[0]
+        or defaults.langchain_chat_message_table_name,
+        max_request_bytes=reader.integer("MAX_REQUEST_BYTES", 2 * 1024 * 1024, 1024, 100 * 1024**2),
+        llm_provider=provider,
+        openai_api_key=openai_key,
+        openai_base_url=reader.text("OPENAI_BASE_URL")[0],
+        chat_model=reader.text("CHAT_MODEL")[0] or defaults.chat_model,
+        embedding_model=reader.text("EMBEDDING_MODEL")[0] or defaults.embedding_model,
+        embedding_dimensions=dimensions,
+        azure_openai_endpoint=azure_endpoint,
+        azure_openai_api_key=reader.text("AZURE_OPENAI_API_KEY")[0],
+        azure_openai_api_version=reader.text("AZURE_OPENAI_API_VERSION")[0]
+        or defaults.azure_openai_api_version,
+        azure_openai_chat_deployment=reader.text("AZURE_OPENAI_CHAT_DEPLOYMENT")[0],
+        azure_openai_embedding_deployment=reader.text("AZURE_OPENAI_EMBEDDING_DEPLOYMENT")[0],
+        problems=tuple(reader.problems),
+    )
+
+
+def run_on_startup_from_environment() -> bool:
+    """`SESSION_CLEANUP_RUN_ON_STARTUP` for the timer decorator, read when functions are indexed.
+
+    The Functions host takes `runOnStartup` as a literal, not a binding expression, so it is read
+    at indexing time; an invalid value means false (and is reported by /api/health).
+    """
+    return load_settings().session_cleanup_run_on_startup

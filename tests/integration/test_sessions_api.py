@@ -1,0 +1,131 @@
+"""Sessions through the registered functions, against the real database."""
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from services.video_rag.bootstrap import Dependencies
+from services.video_rag.db.models import ChatSession
+from services.video_rag.domain.sessions import hash_token
+from tests.conftest import FakeClock
+from tests.factories import add_exchange, add_transcript, link, row_counts, session_uuid
+from tests.helpers import body_of, invoke
+
+pytestmark = [pytest.mark.db, pytest.mark.usefixtures("deps")]
+
+
+def create() -> dict:
+    response = invoke("POST", "sessions")
+    assert response.status_code == 201
+    return body_of(response)
+
+
+def test_create_returns_a_new_session_with_utc_times(clock: FakeClock) -> None:
+    response = invoke("POST", "sessions")
+    assert response.status_code == 201
+    body = body_of(response)
+    assert response.headers["X-Session-Id"] == body["session_id"]
+    assert body["created_at"] == "2026-11-21T10:00:00Z"
+    assert body["expires_at"] == "2026-11-21T10:15:00Z"
+    assert body["videos"] == 0
+    assert body["messages"] == 0
+    assert len(body["session_id"]) == 43
+
+
+def test_get_or_create_returns_a_live_session_by_header_or_body() -> None:
+    session_id = create()["session_id"]
+    by_header = invoke("POST", "sessions", headers={"X-Session-Id": session_id})
+    assert by_header.status_code == 200
+    assert body_of(by_header)["session_id"] == session_id
+    by_body = invoke("POST", "sessions", json_body={"session_id": session_id})
+    assert by_body.status_code == 200
+    assert body_of(by_body)["session_id"] == session_id
+
+
+@pytest.mark.parametrize("unknown", ["A" * 43, "not-even-a-token", ""])
+def test_get_or_create_with_an_unknown_id_creates_a_new_one(unknown: str) -> None:
+    response = invoke("POST", "sessions", json_body={"session_id": unknown})
+    assert response.status_code == 201
+    assert body_of(response)["session_id"] != unknown
+
+
+def test_expired_session_is_401_and_get_or_create_replaces_it(clock: FakeClock) -> None:
+    session_id = create()["session_id"]
+    clock.advance(minutes=14, seconds=59)
+    assert (
+        invoke("GET", "sessions/current", headers={"X-Session-Id": session_id}).status_code == 200
+    )
+    clock.advance(seconds=1)
+    response = invoke("GET", "sessions/current", headers={"X-Session-Id": session_id})
+    assert response.status_code == 401
+    assert body_of(response)["error"]["code"] == "session_expired"
+    replaced = invoke("POST", "sessions", headers={"X-Session-Id": session_id})
+    assert replaced.status_code == 201
+    assert body_of(replaced)["session_id"] != session_id
+
+
+def test_expiry_follows_the_setting(deps: Dependencies, clock: FakeClock) -> None:
+    from dataclasses import replace
+
+    deps.settings = replace(deps.settings, session_expire_minutes=60)
+    assert create()["expires_at"] == "2026-11-21T11:00:00Z"
+
+
+def test_unknown_session_is_401_not_found() -> None:
+    response = invoke("GET", "sessions/current", headers={"X-Session-Id": "B" * 43})
+    assert response.status_code == 401
+    assert body_of(response)["error"]["code"] == "session_not_found"
+
+
+def test_current_session_counts_its_videos_and_messages(db: Session, clock: FakeClock) -> None:
+    session_id = create()["session_id"]
+    key = session_uuid(db, session_id)
+    link(db, key, add_transcript(db, "GJLlxj_dtq8", last_used_at=clock()), clock())
+    add_exchange(db, key, clock())
+    db.commit()
+    body = body_of(invoke("GET", "sessions/current", headers={"X-Session-Id": session_id}))
+    assert (body["videos"], body["messages"]) == (1, 2)
+
+
+def test_end_session_deletes_it_and_what_it_owns(db: Session, clock: FakeClock) -> None:
+    session_id = create()["session_id"]
+    other_id = create()["session_id"]
+    mine, other = session_uuid(db, session_id), session_uuid(db, other_id)
+    shared = add_transcript(db, "GJLlxj_dtq8", last_used_at=clock())
+    link(db, mine, shared, clock())
+    link(db, other, shared, clock())
+    upload = add_transcript(db, "abcdefghijk", owner_session_id=mine, last_used_at=clock())
+    link(db, mine, upload, clock())
+    add_exchange(db, mine, clock())
+    add_exchange(db, other, clock())
+    db.commit()
+
+    response = invoke("DELETE", "sessions/current", headers={"X-Session-Id": session_id})
+    assert response.status_code == 204
+    assert response.get_body() == b""
+    gone = invoke("GET", "sessions/current", headers={"X-Session-Id": session_id})
+    assert body_of(gone)["error"]["code"] == "session_not_found"
+    assert (
+        invoke("DELETE", "sessions/current", headers={"X-Session-Id": session_id}).status_code
+        == 401
+    )
+
+    other_view = body_of(invoke("GET", "sessions/current", headers={"X-Session-Id": other_id}))
+    assert (other_view["videos"], other_view["messages"]) == (1, 2)
+    counts = row_counts(db)
+    # The uploaded transcript went with its owner; the shared one stays for the other session.
+    assert counts == {
+        "chat_session": 1,
+        "session_video": 1,
+        "chat_message": 2,
+        "transcript": 1,
+        "transcript_chunk": 3,
+        "video": 2,
+    }
+
+
+def test_session_ids_are_stored_only_as_hashes(db: Session) -> None:
+    session_id = create()["session_id"]
+    rows = db.scalars(select(ChatSession)).all()
+    assert [row.token_hash for row in rows] == [hash_token(session_id)]
+    assert all(session_id not in repr(vars(row)) for row in rows)
