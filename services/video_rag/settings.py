@@ -10,10 +10,10 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal, TypeVar
+from typing import TYPE_CHECKING, Literal, TypeVar
 
-from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError
+if TYPE_CHECKING:
+    from sqlalchemy.engine import URL
 
 LlmProvider = Literal["openai", "azure_openai", "offline"]
 T = TypeVar("T")
@@ -144,6 +144,9 @@ def normalize_database_url(raw: str) -> str:
     URLs and libpq key/value strings (`host=... dbname=... user=... password=... sslmode=require`,
     the form the Azure portal shows). Raises ValueError when it is neither.
     """
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
     raw = raw.strip()
     if "://" not in raw:
         return _url_from_keyword_string(raw).render_as_string(hide_password=False)
@@ -158,6 +161,7 @@ def normalize_database_url(raw: str) -> str:
 
 def _url_from_keyword_string(raw: str) -> URL:
     from psycopg.conninfo import conninfo_to_dict  # psycopg parses libpq syntax exactly
+    from sqlalchemy.engine import URL
 
     try:
         params = {k: str(v) for k, v in conninfo_to_dict(raw).items() if v is not None}
@@ -276,4 +280,4 @@ def run_on_startup_from_environment() -> bool:
     The Functions host takes `runOnStartup` as a literal, not a binding expression, so it is read
     at indexing time; an invalid value means false (and is reported by /api/health).
     """
-    return load_settings().session_cleanup_run_on_startup
+    return _Reader(os.environ).boolean("SESSION_CLEANUP_RUN_ON_STARTUP", False)

@@ -23,7 +23,8 @@ for f in function_app.app.get_functions():
         "run_on_startup": getattr(t, "run_on_startup", None),
         "allowed": list(getattr(f.get_user_function(), "allowed_methods", ())),
     })
-heavy = [m for m in ("langchain_openai", "openai", "langchain_core", "psycopg", "alembic")
+heavy = [m for m in ("langchain_openai", "openai", "langchain_core", "sqlalchemy", "psycopg",
+                       "pgvector", "alembic")
          if m in sys.modules]
 print(json.dumps({"functions": functions, "heavy": heavy}))
 """

@@ -17,10 +17,14 @@ class SessionRepository:
     def __init__(self, db: Session) -> None:
         self._db = db
 
-    def add(self, session: ChatSession) -> None:
-        """Stage a new session for insertion at commit."""
+    def create(self, token_hash: bytes, created_at: datetime, expires_at: datetime) -> ChatSession:
+        """Insert a new session (made permanent by the unit of work's commit)."""
+        session = ChatSession(
+            id=uuid.uuid4(), token_hash=token_hash, created_at=created_at, expires_at=expires_at
+        )
         self._db.add(session)
         self._db.flush()
+        return session
 
     def get_by_token_hash(self, token_hash: bytes) -> ChatSession | None:
         """The session whose token hashes to `token_hash`, expired or not."""

@@ -5,13 +5,13 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from sqlalchemy import text
-from sqlalchemy.exc import SQLAlchemyError
+from typing import TYPE_CHECKING
 
-from services.video_rag.bootstrap import Dependencies
-from services.video_rag.db.migrations import current_revision, head_revision
 from services.video_rag.domain.errors import DatabaseNotConfigured
 from services.video_rag.settings import SettingProblem
+
+if TYPE_CHECKING:
+    from services.video_rag.bootstrap import Dependencies
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +38,11 @@ class HealthReport:
 
 def check_health(deps: Dependencies) -> HealthReport:
     """Run the readiness checks. Never raises; failures are part of the report."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from services.video_rag.db.migrations import current_revision, head_revision
+
     settings = deps.settings
     head = head_revision()
     current: str | None = None

@@ -6,8 +6,10 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
-from services.video_rag.db.unit_of_work import UnitOfWork
+if TYPE_CHECKING:
+    from services.video_rag.db.unit_of_work import UnitOfWork
 
 logger = logging.getLogger(__name__)
 

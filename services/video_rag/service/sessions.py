@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from services.video_rag.db.models import ChatSession
-from services.video_rag.db.unit_of_work import UnitOfWork
 from services.video_rag.domain.errors import SessionExpired, SessionNotFound, SessionRequired
 from services.video_rag.domain.sessions import (
     expiry_for,
@@ -15,6 +13,10 @@ from services.video_rag.domain.sessions import (
     is_well_formed_token,
     new_session_token,
 )
+
+if TYPE_CHECKING:
+    from services.video_rag.db.models import ChatSession
+    from services.video_rag.db.unit_of_work import UnitOfWork
 
 
 @dataclass(frozen=True)
@@ -65,13 +67,11 @@ def get_or_create_session(
             if existing is not None and existing.expires_at > now:
                 return _describe(uow, existing, token), False
         new_token = new_session_token()
-        session = ChatSession(
-            id=uuid.uuid4(),
+        session = uow.sessions.create(
             token_hash=hash_token(new_token),
             created_at=now,
             expires_at=expiry_for(now, lifetime_minutes),
         )
-        uow.sessions.add(session)
         uow.commit()
         return SessionInfo(new_token, session.created_at, session.expires_at, 0, 0), True
 
