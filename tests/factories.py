@@ -38,6 +38,7 @@ def add_transcript(
         is_generated=False,
         source="upload" if owner_session_id else "youtube",
         embedding_model="test-model",
+        duration_seconds=chunks * 30.0,
         chunk_count=chunks,
         last_used_at=last_used_at,
     )

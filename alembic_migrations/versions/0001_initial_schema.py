@@ -38,7 +38,6 @@ def upgrade() -> None:
         sa.Column("id", sa.String(length=11), nullable=False),
         sa.Column("title", sa.Text(), nullable=True),
         sa.Column("channel", sa.Text(), nullable=True),
-        sa.Column("duration_seconds", sa.Float(), nullable=True),
         sa.Column(
             "created_at",
             sa.DateTime(timezone=True),
@@ -82,6 +81,8 @@ def upgrade() -> None:
         sa.Column("is_generated", sa.Boolean(), nullable=False),
         sa.Column("source", sa.String(length=16), nullable=False),
         sa.Column("embedding_model", sa.Text(), nullable=False),
+        sa.Column("title", sa.Text(), nullable=True),
+        sa.Column("duration_seconds", sa.Float(), nullable=False),
         sa.Column("chunk_count", sa.Integer(), nullable=False),
         sa.Column(
             "created_at",

@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
     from services.video_rag.db.unit_of_work import UnitOfWork
+    from services.video_rag.providers.embeddings import CheckedEmbedder, Embedder
+    from services.video_rag.providers.youtube import TranscriptSource
 
 Clock = Callable[[], datetime]
 
@@ -33,8 +35,11 @@ class Dependencies:
     settings: Settings
     clock: Clock = utc_now
     engine_factory: Callable[[str], Engine] | None = None
+    transcript_source: TranscriptSource | None = None
+    embedder: Embedder | None = None
     _engine: Engine | None = field(default=None, init=False, repr=False)
     _session_factory: sessionmaker[Session] | None = field(default=None, init=False, repr=False)
+    _checked_embedder: CheckedEmbedder | None = field(default=None, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     @property
@@ -69,6 +74,32 @@ class Dependencies:
 
             self._session_factory = create_session_factory(self.engine)
         return self._session_factory()
+
+    def get_transcript_source(self) -> TranscriptSource:
+        """Where transcripts come from: YouTube (through the configured proxy), unless replaced."""
+        if self.transcript_source is None:
+            from services.video_rag.providers.youtube import ProxySettings, YouTubeTranscriptSource
+
+            settings = self.settings
+            self.transcript_source = YouTubeTranscriptSource(
+                ProxySettings(
+                    http_url=settings.youtube_proxy_http_url,
+                    https_url=settings.youtube_proxy_https_url,
+                    webshare_username=settings.webshare_proxy_username,
+                    webshare_password=settings.webshare_proxy_password,
+                )
+            )
+        return self.transcript_source
+
+    def get_embedder(self) -> CheckedEmbedder:
+        """The embedding provider the settings name (offline when none is configured), wrapped so
+        that its failures and wrong-sized vectors become EmbeddingFailed."""
+        if self._checked_embedder is None:
+            from services.video_rag.providers.embeddings import CheckedEmbedder, build_embedder
+
+            provider = self.embedder or build_embedder(self.settings)
+            self._checked_embedder = CheckedEmbedder(provider, self.settings.embedding_dimensions)
+        return self._checked_embedder
 
     def close(self) -> None:
         """Release pooled connections (tests, shutdown)."""

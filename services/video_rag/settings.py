@@ -8,6 +8,7 @@ app always succeeds and `/api/health` can report what is wrong.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal, TypeVar
@@ -30,6 +31,7 @@ _HOST_DEFAULTS = {
     "SESSION_CLEANUP_RUN_ON_STARTUP": "false",
 }
 
+_LANGUAGE_CODE = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
@@ -71,6 +73,16 @@ class Settings:
     azure_openai_api_version: str = "2024-10-21"
     azure_openai_chat_deployment: str | None = None
     azure_openai_embedding_deployment: str | None = None
+    embedding_batch_size: int = 256
+    youtube_languages: tuple[str, ...] = ("en",)
+    youtube_proxy_http_url: str | None = field(default=None, repr=False)
+    youtube_proxy_https_url: str | None = field(default=None, repr=False)
+    webshare_proxy_username: str | None = field(default=None, repr=False)
+    webshare_proxy_password: str | None = field(default=None, repr=False)
+    max_videos_per_request: int = 10
+    max_videos_per_session: int = 25
+    max_transcript_chars: int = 1_000_000
+    ingest_concurrency: int = 4
     problems: tuple[SettingProblem, ...] = ()
 
     @property
@@ -125,6 +137,15 @@ class _Reader:
             return value
 
         return self.parsed(name, default, parse, f"an integer from {lo} to {hi}")
+
+    def languages(self, name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+        def parse(raw: str) -> tuple[str, ...]:
+            codes = tuple(code.strip() for code in raw.split(",") if code.strip())
+            if not codes or not all(_LANGUAGE_CODE.fullmatch(code) for code in codes):
+                raise ValueError(raw)
+            return codes
+
+        return self.parsed(name, default, parse, "a comma-separated list of language codes")
 
     def boolean(self, name: str, default: bool) -> bool:
         def parse(raw: str) -> bool:
@@ -270,6 +291,16 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         or defaults.azure_openai_api_version,
         azure_openai_chat_deployment=reader.text("AZURE_OPENAI_CHAT_DEPLOYMENT")[0],
         azure_openai_embedding_deployment=reader.text("AZURE_OPENAI_EMBEDDING_DEPLOYMENT")[0],
+        embedding_batch_size=reader.integer("EMBEDDING_BATCH_SIZE", 256, 1, 2048),
+        youtube_languages=reader.languages("YOUTUBE_LANGUAGES", defaults.youtube_languages),
+        youtube_proxy_http_url=reader.text("YOUTUBE_PROXY_HTTP_URL")[0],
+        youtube_proxy_https_url=reader.text("YOUTUBE_PROXY_HTTPS_URL")[0],
+        webshare_proxy_username=reader.text("WEBSHARE_PROXY_USERNAME")[0],
+        webshare_proxy_password=reader.text("WEBSHARE_PROXY_PASSWORD")[0],
+        max_videos_per_request=reader.integer("MAX_VIDEOS_PER_REQUEST", 10, 1, 100),
+        max_videos_per_session=reader.integer("MAX_VIDEOS_PER_SESSION", 25, 1, 1000),
+        max_transcript_chars=reader.integer("MAX_TRANSCRIPT_CHARS", 1_000_000, 1000, 20_000_000),
+        ingest_concurrency=reader.integer("INGEST_CONCURRENCY", 4, 1, 32),
         problems=tuple(reader.problems),
     )
 

@@ -126,3 +126,23 @@ def test_secrets_are_not_in_repr() -> None:
 def test_host_resolved_settings_have_documented_defaults() -> None:
     assert setting_default("SESSION_CLEANUP_SCHEDULE") == "0 0 0 * * *"
     assert setting_default("NOT_A_SETTING") is None
+
+
+def test_ingestion_settings() -> None:
+    settings = load_settings(
+        {
+            "YOUTUBE_LANGUAGES": "de, en-GB",
+            "YOUTUBE_PROXY_HTTP_URL": "http://user:pw@proxy.example:8080",
+            "WEBSHARE_PROXY_PASSWORD": "ws-secret",
+            "MAX_VIDEOS_PER_REQUEST": "3",
+            "MAX_VIDEOS_PER_SESSION": "7",
+        }
+    )
+    assert settings.youtube_languages == ("de", "en-GB")
+    assert settings.youtube_proxy_http_url == "http://user:pw@proxy.example:8080"
+    assert (settings.max_videos_per_request, settings.max_videos_per_session) == (3, 7)
+    assert "pw@" not in repr(settings)
+    assert "ws-secret" not in repr(settings)
+    bad = load_settings({"YOUTUBE_LANGUAGES": "en; DROP TABLE", "MAX_VIDEOS_PER_SESSION": "0"})
+    assert bad.youtube_languages == ("en",)
+    assert {"YOUTUBE_LANGUAGES", "MAX_VIDEOS_PER_SESSION"} <= {p.name for p in bad.problems}

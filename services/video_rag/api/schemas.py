@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
 
@@ -64,3 +64,61 @@ class HealthResponse(BaseModel):
     status: str
     checks: HealthChecks
     provider: dict[str, str | int]
+
+
+VideoId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{11}$", description="YouTube video id")]
+LanguageCode = Annotated[str, Field(pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$", max_length=35)]
+
+
+class TranscriptUploadIn(RequestBody):
+    video_id: VideoId
+    title: Annotated[str, Field(max_length=500)] | None = None
+    language: LanguageCode | None = None
+    format: Literal["vtt", "srt", "segments"]
+    content: str | list[dict[str, Any]] = Field(
+        description="WebVTT or SRT text, or for `segments` a list of {text, start, duration}"
+    )
+
+
+class AddVideosRequest(RequestBody):
+    urls: list[Annotated[str, Field(max_length=2048)]] = Field(default_factory=list)
+    languages: Annotated[list[LanguageCode], Field(min_length=1, max_length=10)] | None = None
+    transcripts: list[TranscriptUploadIn] = Field(default_factory=list)
+
+
+class ItemErrorOut(BaseModel):
+    code: str
+    message: str
+
+
+class AddVideoResultOut(BaseModel):
+    input: str
+    video_id: str | None
+    status: Literal["added", "already_added", "failed"]
+    title: str | None = None
+    channel: str | None = None
+    language: str | None = None
+    is_generated: bool | None = None
+    duration_seconds: float | None = None
+    chunks: int | None = None
+    error: ItemErrorOut | None = None
+
+
+class AddVideosResponse(BaseModel):
+    videos: list[AddVideoResultOut]
+
+
+class VideoOut(BaseModel):
+    video_id: str
+    url: str
+    title: str | None
+    channel: str | None
+    language: str
+    is_generated: bool
+    duration_seconds: float
+    chunks: int
+    added_at: UtcDateTime
+
+
+class VideosResponse(BaseModel):
+    videos: list[VideoOut]

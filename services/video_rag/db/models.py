@@ -71,19 +71,22 @@ class ChatSession(Base):
 
 
 class Video(Base):
-    """A YouTube video (or an uploaded one under an 11-character id), with oEmbed metadata."""
+    """A video by its 11-character YouTube id, with YouTube's own (oEmbed) title and channel."""
 
     __tablename__ = "video"
 
     id: Mapped[str] = mapped_column(String(11), primary_key=True)
     title: Mapped[str | None] = mapped_column(Text)
     channel: Mapped[str | None] = mapped_column(Text)
-    duration_seconds: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_tz_now())
 
 
 class Transcript(Base):
-    """One transcript of a video in one language, embedded with one model."""
+    """One transcript of a video in one language, embedded with one model.
+
+    An uploaded transcript belongs to the session that uploaded it (its title, too, is private to
+    that session); a YouTube transcript is shared.
+    """
 
     __tablename__ = "transcript"
     __table_args__ = (
@@ -113,6 +116,8 @@ class Transcript(Base):
     is_generated: Mapped[bool] = mapped_column(Boolean)
     source: Mapped[str] = mapped_column(String(16))
     embedding_model: Mapped[str] = mapped_column(Text)
+    title: Mapped[str | None] = mapped_column(Text)
+    duration_seconds: Mapped[float] = mapped_column(Float)
     chunk_count: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_tz_now())
     # Touched whenever a session links to it; the cleanup spares recently used transcripts, which

@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import delete, exists, func, select
+from sqlalchemy import Select, delete, exists, func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
-from services.video_rag.db.models import ChatMessage, ChatSession, SessionVideo, Transcript, Video
+from services.video_rag.db.models import (
+    ChatMessage,
+    ChatSession,
+    SessionVideo,
+    Transcript,
+    TranscriptChunk,
+    Video,
+)
 
 
 class SessionRepository:
@@ -99,3 +110,212 @@ class MaintenanceRepository:
         )
         result = self._db.execute(delete(Video).where(Video.id.in_(batch.scalar_subquery())))
         return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class SessionVideoRow:
+    """A video as one session sees it: YouTube's metadata, its transcript, when it was added."""
+
+    video_id: str
+    title: str | None
+    channel: str | None
+    language: str
+    is_generated: bool
+    duration_seconds: float
+    chunks: int
+    added_at: datetime
+    transcript_id: uuid.UUID
+    owned: bool
+
+
+@dataclass(frozen=True)
+class SharedTranscriptRow:
+    id: uuid.UUID
+    language: str
+    is_generated: bool
+
+
+@dataclass(frozen=True)
+class NewTranscript:
+    """What ingestion stores for one transcript (its chunks go in separately)."""
+
+    video_id: str
+    language: str
+    is_generated: bool
+    embedding_model: str
+    title: str | None
+    duration_seconds: float
+    chunk_count: int
+
+
+class VideoRepository:
+    """Videos, transcripts, chunks and the session links between them."""
+
+    def __init__(self, db: Session) -> None:
+        self._db = db
+
+    def lock_session(self, session_id: uuid.UUID) -> bool:
+        """Lock the session row until commit, so that adds to one session run one at a time
+        (the per-session video limit stays exact). False when the session is gone."""
+        locked = self._db.execute(
+            select(ChatSession.id).where(ChatSession.id == session_id).with_for_update()
+        ).first()
+        return locked is not None
+
+    def _rows(self, session_id: uuid.UUID) -> Select[Any]:
+        return (
+            select(
+                SessionVideo.video_id,
+                func.coalesce(Transcript.title, Video.title),
+                Video.channel,
+                Transcript.language,
+                Transcript.is_generated,
+                Transcript.duration_seconds,
+                Transcript.chunk_count,
+                SessionVideo.added_at,
+                Transcript.id,
+                Transcript.owner_session_id.is_not(None),
+            )
+            .join(Transcript, Transcript.id == SessionVideo.transcript_id)
+            .join(Video, Video.id == SessionVideo.video_id)
+            .where(SessionVideo.session_id == session_id)
+        )
+
+    def list_for_session(self, session_id: uuid.UUID) -> list[SessionVideoRow]:
+        """The session's videos, in the order they were added."""
+        query = self._rows(session_id).order_by(SessionVideo.added_at, SessionVideo.video_id)
+        return [SessionVideoRow(*row) for row in self._db.execute(query)]
+
+    def get_for_session(self, session_id: uuid.UUID, video_id: str) -> SessionVideoRow | None:
+        """One of the session's videos, or None when the session does not have it."""
+        row = self._db.execute(self._rows(session_id).where(SessionVideo.video_id == video_id))
+        found = row.first()
+        return SessionVideoRow(*found) if found is not None else None
+
+    def find_shared_transcripts(
+        self, video_id: str, languages: Sequence[str], embedding_model: str
+    ) -> list[SharedTranscriptRow]:
+        """Shared (YouTube) transcripts of a video in any of `languages`, for one model."""
+        query = select(Transcript.id, Transcript.language, Transcript.is_generated).where(
+            Transcript.video_id == video_id,
+            Transcript.owner_session_id.is_(None),
+            Transcript.embedding_model == embedding_model,
+            Transcript.language.in_(list(languages)),
+        )
+        return [SharedTranscriptRow(*row) for row in self._db.execute(query)]
+
+    def touch_transcript(self, transcript_id: uuid.UUID, now: datetime) -> bool:
+        """Mark a shared transcript as used now (the cleanup spares it). False if it is gone."""
+        result = self._db.execute(
+            update(Transcript)
+            .where(Transcript.id == transcript_id)
+            .values(last_used_at=now)
+            .returning(Transcript.id)
+        )
+        return result.first() is not None
+
+    def ensure_video(self, video_id: str, title: str | None, channel: str | None) -> None:
+        """Insert the video, or fill in metadata it lacks."""
+        statement = pg_insert(Video).values(id=video_id, title=title, channel=channel)
+        statement = statement.on_conflict_do_update(
+            index_elements=[Video.id],
+            set_={
+                "title": func.coalesce(Video.title, statement.excluded.title),
+                "channel": func.coalesce(Video.channel, statement.excluded.channel),
+            },
+        )
+        self._db.execute(statement)
+
+    def insert_shared_transcript(self, new: NewTranscript, now: datetime) -> uuid.UUID | None:
+        """Insert a YouTube transcript; None when an identical one already exists (a concurrent
+        ingestion won the race; use `find_shared_transcripts`)."""
+        statement = (
+            pg_insert(Transcript)
+            .values(_transcript_values(new, None, "youtube", now))
+            .on_conflict_do_nothing(
+                index_elements=["video_id", "language", "is_generated", "embedding_model"],
+                index_where=Transcript.owner_session_id.is_(None),
+            )
+            .returning(Transcript.id)
+        )
+        return self._db.scalar(statement)
+
+    def insert_uploaded_transcript(
+        self, new: NewTranscript, owner: uuid.UUID, now: datetime
+    ) -> uuid.UUID:
+        """Insert a transcript a session uploaded; it belongs to that session alone."""
+        values = _transcript_values(new, owner, "upload", now)
+        self._db.execute(insert(Transcript).values(values))
+        return uuid.UUID(str(values["id"]))
+
+    def insert_chunks(
+        self,
+        transcript_id: uuid.UUID,
+        chunks: Sequence[tuple[float, float, str]],
+        embeddings: Sequence[Sequence[float]],
+    ) -> None:
+        """Insert a transcript's chunks (start, end, text) with their embeddings, in order."""
+        rows = [
+            {
+                "transcript_id": transcript_id,
+                "ordinal": ordinal,
+                "start_seconds": start,
+                "end_seconds": end,
+                "text": text,
+                "embedding": embedding,
+            }
+            for ordinal, ((start, end, text), embedding) in enumerate(
+                zip(chunks, embeddings, strict=True)
+            )
+        ]
+        if rows:
+            self._db.execute(insert(TranscriptChunk), rows)
+
+    def link(
+        self, session_id: uuid.UUID, video_id: str, transcript_id: uuid.UUID, now: datetime
+    ) -> bool:
+        """Add a video to a session. False when the session already had it."""
+        statement = (
+            pg_insert(SessionVideo)
+            .values(
+                session_id=session_id, video_id=video_id, transcript_id=transcript_id, added_at=now
+            )
+            .on_conflict_do_nothing(index_elements=["session_id", "video_id"])
+            .returning(SessionVideo.video_id)
+        )
+        return self._db.scalar(statement) is not None
+
+    def unlink(self, session_id: uuid.UUID, video_id: str) -> uuid.UUID | None:
+        """Remove a video from a session; returns the transcript it used, None if it had none.
+        A transcript the session uploaded goes with it."""
+        transcript_id = self._db.scalar(
+            delete(SessionVideo)
+            .where(SessionVideo.session_id == session_id, SessionVideo.video_id == video_id)
+            .returning(SessionVideo.transcript_id)
+        )
+        if transcript_id is not None:
+            self._db.execute(
+                delete(Transcript).where(
+                    Transcript.id == transcript_id, Transcript.owner_session_id == session_id
+                )
+            )
+        return transcript_id
+
+
+def _transcript_values(
+    new: NewTranscript, owner: uuid.UUID | None, source: str, now: datetime
+) -> dict[str, Any]:
+    return {
+        "id": uuid.uuid4(),
+        "video_id": new.video_id,
+        "owner_session_id": owner,
+        "language": new.language,
+        "is_generated": new.is_generated,
+        "source": source,
+        "embedding_model": new.embedding_model,
+        "title": new.title,
+        "duration_seconds": new.duration_seconds,
+        "chunk_count": new.chunk_count,
+        "created_at": now,
+        "last_used_at": now,
+    }

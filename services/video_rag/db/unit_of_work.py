@@ -7,7 +7,11 @@ from types import TracebackType
 
 from sqlalchemy.orm import Session
 
-from services.video_rag.db.repositories import MaintenanceRepository, SessionRepository
+from services.video_rag.db.repositories import (
+    MaintenanceRepository,
+    SessionRepository,
+    VideoRepository,
+)
 
 
 class UnitOfWork:
@@ -15,6 +19,7 @@ class UnitOfWork:
 
     sessions: SessionRepository
     maintenance: MaintenanceRepository
+    videos: VideoRepository
 
     def __init__(self, session_factory: Callable[[], Session]) -> None:
         self._session_factory = session_factory
@@ -24,6 +29,7 @@ class UnitOfWork:
         self._db = self._session_factory()
         self.sessions = SessionRepository(self._db)
         self.maintenance = MaintenanceRepository(self._db)
+        self.videos = VideoRepository(self._db)
         return self
 
     def __exit__(

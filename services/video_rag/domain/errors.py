@@ -19,6 +19,13 @@ class AppError(Exception):
         super().__init__(self.message)
 
 
+class InvalidRequest(AppError):
+    """A request that parsed but breaks a rule the schema cannot express (e.g. a limit)."""
+
+    code = "validation_error"
+    default_message = "the request is invalid"
+
+
 class SessionRequired(AppError):
     code = "session_required"
     default_message = (

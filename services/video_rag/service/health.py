@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-
 from typing import TYPE_CHECKING
 
 from services.video_rag.domain.errors import DatabaseNotConfigured

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -51,6 +52,13 @@ def authenticate(uow: UnitOfWork, token_hash: bytes, now: datetime) -> ChatSessi
     if session.expires_at <= now:
         raise SessionExpired()
     return session
+
+
+def session_key(uow: UnitOfWork, token: str | None, now: datetime) -> uuid.UUID:
+    """Authenticate `token` in its own short unit of work; the session's internal key."""
+    token_hash = require_token(token)
+    with uow:
+        return authenticate(uow, token_hash, now).id
 
 
 def get_or_create_session(

@@ -1,0 +1,68 @@
+"""Videos: add (from YouTube or uploaded transcripts), list, remove."""
+
+from __future__ import annotations
+
+import azure.functions as func
+
+from services.video_rag.api.http import http_endpoint, json_response, no_content, parse_json
+from services.video_rag.api.http import session_token as token_of
+from services.video_rag.api.schemas import (
+    AddVideoResultOut,
+    AddVideosRequest,
+    AddVideosResponse,
+    ItemErrorOut,
+    VideoOut,
+    VideosResponse,
+)
+from services.video_rag.bootstrap import get_dependencies
+from services.video_rag.domain.youtube_urls import watch_url
+from services.video_rag.service import videos as service
+from services.video_rag.service.sessions import session_key
+
+bp = func.Blueprint()
+
+
+def add_videos(req: func.HttpRequest) -> func.HttpResponse:
+    deps = get_dependencies()
+    session_id = session_key(deps.uow(), token_of(req), deps.clock())  # 401 before any work
+    body = parse_json(req, AddVideosRequest)
+    languages = body.languages or list(deps.settings.youtube_languages)
+    items = service.prepare_items(
+        body.urls,
+        [service.UploadInput(**upload.model_dump()) for upload in body.transcripts],
+        default_language=languages[0],
+        max_items=deps.settings.max_videos_per_request,
+        max_characters=deps.settings.max_transcript_chars,
+    )
+    results = service.add_videos(deps, session_id, items, languages)
+    return json_response(AddVideosResponse(videos=[_result(r) for r in results]))
+
+
+def list_videos(req: func.HttpRequest) -> func.HttpResponse:
+    videos = service.list_videos(get_dependencies(), token_of(req))
+    return json_response(
+        VideosResponse(videos=[VideoOut(url=watch_url(v.video_id), **vars(v)) for v in videos])
+    )
+
+
+def remove_video(req: func.HttpRequest) -> func.HttpResponse:
+    service.remove_video(get_dependencies(), token_of(req), req.route_params.get("video_id", ""))
+    return no_content()
+
+
+def _result(result: service.AddResult) -> AddVideoResultOut:
+    video = vars(result.video) if result.video is not None else {}
+    video.pop("video_id", None)
+    video.pop("added_at", None)
+    error = ItemErrorOut(**vars(result.error)) if result.error is not None else None
+    return AddVideoResultOut(
+        input=result.input, video_id=result.video_id, status=result.status, error=error, **video
+    )
+
+
+videos = bp.route(route="videos", auth_level=func.AuthLevel.ANONYMOUS)(
+    http_endpoint("videos", GET=list_videos, POST=add_videos)
+)
+video = bp.route(route="videos/{video_id}", auth_level=func.AuthLevel.ANONYMOUS)(
+    http_endpoint("video", DELETE=remove_video)
+)

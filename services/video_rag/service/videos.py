@@ -1,0 +1,412 @@
+"""Video use cases: add (fetch or upload, chunk, embed, store), list, remove.
+
+Fetching and embedding happen outside any transaction; each video is then stored in one short
+transaction (video, transcript, chunks, link), so a failure leaves nothing of it behind. Videos of
+one request are processed concurrently, results come back in input order.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+import weakref
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Literal
+
+from services.video_rag.domain.captions import Caption, TranscriptFormatError, parse_transcript
+from services.video_rag.domain.chunking import Chunk, chunk_captions
+from services.video_rag.domain.errors import AppError, InvalidRequest, SessionNotFound
+from services.video_rag.domain.youtube_urls import parse_video_reference
+from services.video_rag.service.sessions import authenticate, require_token
+
+if TYPE_CHECKING:
+    from services.video_rag.bootstrap import Dependencies
+    from services.video_rag.db.repositories import SessionVideoRow
+    from services.video_rag.db.unit_of_work import UnitOfWork
+
+Status = Literal["added", "already_added", "failed"]
+
+
+class VideoNotFound(AppError):
+    code = "video_not_found"
+    default_message = "this session has no such video"
+
+
+@dataclass(frozen=True)
+class ItemError:
+    """Why one video of a request failed (an item error code of the API)."""
+
+    code: str
+    message: str
+
+
+class ItemFailed(Exception):
+    """Raised inside the processing of one video; becomes that item's error."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.error = ItemError(code, message)
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A transcript the caller supplied, already parsed into captions."""
+
+    title: str | None
+    language: str
+    captions: list[Caption]
+
+
+@dataclass(frozen=True)
+class AddItem:
+    """One item of an add request: a video id from a URL, or an upload, or an early error."""
+
+    input: str
+    video_id: str | None
+    upload: Upload | None = None
+    error: ItemError | None = None
+
+
+@dataclass(frozen=True)
+class VideoView:
+    """A video as the session sees it."""
+
+    video_id: str
+    title: str | None
+    channel: str | None
+    language: str
+    is_generated: bool
+    duration_seconds: float
+    chunks: int
+    added_at: datetime
+
+
+@dataclass(frozen=True)
+class AddResult:
+    """The outcome for one item, in the order of the request."""
+
+    input: str
+    video_id: str | None
+    status: Status
+    video: VideoView | None = None
+    error: ItemError | None = None
+
+
+class _KeyedLocks:
+    """One lock per key, forgotten when nobody holds or waits for it."""
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._locks: weakref.WeakValueDictionary[str, _Lock] = weakref.WeakValueDictionary()
+
+    @contextmanager
+    def hold(self, key: str) -> Iterator[None]:
+        with self._guard:
+            lock = self._locks.get(key)
+            if lock is None:
+                lock = self._locks[key] = _Lock()
+        with lock.lock:
+            yield
+
+
+class _Lock:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+
+
+# Within one worker process, concurrent adds of the same video wait for each other, so the
+# transcript is fetched and embedded once; across processes the database's unique index decides.
+_video_locks = _KeyedLocks()
+
+
+@dataclass(frozen=True)
+class UploadInput:
+    """An uploaded transcript as the request carried it (content not yet parsed)."""
+
+    video_id: str
+    title: str | None
+    language: str | None
+    format: str
+    content: object
+
+
+def prepare_items(
+    urls: Sequence[str],
+    uploads: Sequence[UploadInput],
+    default_language: str,
+    max_items: int,
+    max_characters: int,
+) -> list[AddItem]:
+    """Turn a request's URLs and uploads into items, in that order. An unusable URL or transcript
+    becomes a failed item (nothing is requested for it); too many or too few items in all is an
+    invalid request."""
+    count = len(urls) + len(uploads)
+    if not 1 <= count <= max_items:
+        raise InvalidRequest(
+            f"send between 1 and {max_items} items in `urls` and `transcripts` together",
+            details=[
+                {
+                    "field": "urls",
+                    "message": f"{count} items; allowed 1 to {max_items}",
+                    "type": "item_count",
+                }
+            ],
+        )
+    items = [_url_item(url) for url in urls]
+    items += [_upload_item(upload, default_language, max_characters) for upload in uploads]
+    return items
+
+
+def _url_item(url: str) -> AddItem:
+    video_id = parse_video_reference(url)
+    if video_id is None:
+        return AddItem(url, None, error=ItemError("invalid_url", "not a YouTube video URL"))
+    return AddItem(url, video_id)
+
+
+def _upload_item(upload: UploadInput, default_language: str, max_characters: int) -> AddItem:
+    content_size = len(upload.content) if isinstance(upload.content, str) else 0
+    if content_size > max_characters:
+        error = ItemError(
+            "invalid_transcript",
+            f"the transcript is too long ({content_size} characters; "
+            f"the limit is {max_characters})",
+        )
+        return AddItem(upload.video_id, upload.video_id, error=error)
+    try:
+        captions = parse_transcript(upload.format, upload.content)
+    except TranscriptFormatError as exc:
+        return AddItem(
+            upload.video_id, upload.video_id, error=ItemError("invalid_transcript", str(exc))
+        )
+    language = upload.language or default_language
+    return AddItem(upload.video_id, upload.video_id, Upload(upload.title, language, captions))
+
+
+def add_videos(
+    deps: Dependencies, session_id: uuid.UUID, items: Sequence[AddItem], languages: Sequence[str]
+) -> list[AddResult]:
+    """Add videos to a session (authenticated with `sessions.session_key`). Items fail one by
+    one; the others still succeed."""
+    workers = max(1, min(deps.settings.ingest_concurrency, len(items)))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ingest") as pool:
+        return list(pool.map(lambda item: _add_one(deps, session_id, item, languages), items))
+
+
+def list_videos(deps: Dependencies, token: str | None) -> list[VideoView]:
+    """The caller's videos, in the order they were added."""
+    token_hash = require_token(token)
+    with deps.uow() as uow:
+        session = authenticate(uow, token_hash, deps.clock())
+        return [_view(row) for row in uow.videos.list_for_session(session.id)]
+
+
+def remove_video(deps: Dependencies, token: str | None, video_id: str) -> None:
+    """Remove one video from the caller's session (and its transcript if the session uploaded
+    it). Raises VideoNotFound when the session does not have it, whoever else might."""
+    token_hash = require_token(token)
+    with deps.uow() as uow:
+        session = authenticate(uow, token_hash, deps.clock())
+        if uow.videos.unlink(session.id, video_id) is None:
+            raise VideoNotFound()
+        uow.commit()
+
+
+def _add_one(
+    deps: Dependencies, session_id: uuid.UUID, item: AddItem, languages: Sequence[str]
+) -> AddResult:
+    if item.error is not None or item.video_id is None:
+        return AddResult(item.input, item.video_id, "failed", error=item.error)
+    video_id = item.video_id
+    try:
+        with _video_locks.hold(video_id):
+            existing = _session_video(deps, session_id, video_id)
+            if existing is not None:
+                return AddResult(item.input, video_id, "already_added", video=_view(existing))
+            _check_room(deps, session_id)
+            if item.upload is not None:
+                view = _store_upload(deps, session_id, video_id, item.upload)
+            else:
+                view = _link_shared(deps, session_id, video_id, languages) or _fetch_and_store(
+                    deps, session_id, video_id, languages
+                )
+    except ItemFailed as failure:
+        return AddResult(item.input, video_id, "failed", error=failure.error)
+    return AddResult(item.input, video_id, "added", video=view)
+
+
+def _session_video(
+    deps: Dependencies, session_id: uuid.UUID, video_id: str
+) -> SessionVideoRow | None:
+    with deps.uow() as uow:
+        return uow.videos.get_for_session(session_id, video_id)
+
+
+def _check_room(deps: Dependencies, session_id: uuid.UUID) -> None:
+    with deps.uow() as uow:
+        count = uow.sessions.count_videos(session_id)
+    _raise_if_full(count, deps.settings.max_videos_per_session)
+
+
+def _raise_if_full(count: int, limit: int) -> None:
+    if count >= limit:
+        raise ItemFailed(
+            "session_video_limit", f"this session already has {count} videos (the limit is {limit})"
+        )
+
+
+def _link_shared(
+    deps: Dependencies, session_id: uuid.UUID, video_id: str, languages: Sequence[str]
+) -> VideoView | None:
+    """Link a transcript another session already fetched and embedded; None if there is none."""
+    model = deps.settings.embedding_model_label
+    with deps.uow() as uow:
+        candidates = uow.videos.find_shared_transcripts(video_id, languages, model)
+        if not candidates:
+            return None
+        best = min(candidates, key=lambda t: (list(languages).index(t.language), t.is_generated))
+        return _link_in(deps, uow, session_id, video_id, best.id)
+
+
+def _link_in(
+    deps: Dependencies,
+    uow: UnitOfWork,
+    session_id: uuid.UUID,
+    video_id: str,
+    transcript_id: uuid.UUID,
+) -> VideoView | None:
+    """Inside `uow`: lock the session, check its limit, link, commit, and describe the result."""
+    now = deps.clock()
+    if not uow.videos.lock_session(session_id):
+        raise SessionNotFound("the session ended while the video was being added")
+    _raise_if_full(uow.sessions.count_videos(session_id), deps.settings.max_videos_per_session)
+    # Touching the transcript claims it against a concurrent cleanup; if the cleanup got it
+    # first, the caller fetches it anew.
+    if not uow.videos.touch_transcript(transcript_id, now):
+        return None
+    uow.videos.link(session_id, video_id, transcript_id, now)
+    row = uow.videos.get_for_session(session_id, video_id)
+    uow.commit()
+    return _view(row) if row is not None else None
+
+
+def _fetch_and_store(
+    deps: Dependencies, session_id: uuid.UUID, video_id: str, languages: Sequence[str]
+) -> VideoView:
+    from services.video_rag.db.repositories import NewTranscript
+    from services.video_rag.providers.youtube import TranscriptFetchError
+
+    source = deps.get_transcript_source()
+    try:
+        fetched = source.fetch(video_id, languages)
+    except TranscriptFetchError as exc:
+        raise ItemFailed(exc.code, exc.message) from None
+    metadata = source.metadata(video_id)
+    chunks, vectors = _chunk_and_embed(deps, fetched.captions)
+    new = NewTranscript(
+        video_id=video_id,
+        language=fetched.language,
+        is_generated=fetched.is_generated,
+        embedding_model=deps.settings.embedding_model_label,
+        title=None,
+        duration_seconds=_duration(fetched.captions),
+        chunk_count=len(chunks),
+    )
+    with deps.uow() as uow:
+        uow.videos.ensure_video(video_id, metadata.title, metadata.channel)
+        transcript_id = uow.videos.insert_shared_transcript(new, deps.clock())
+        if transcript_id is not None:
+            uow.videos.insert_chunks(transcript_id, _spans(chunks), vectors)
+        else:  # another process stored the same transcript meanwhile: use theirs
+            transcript_id = next(
+                (
+                    t.id
+                    for t in uow.videos.find_shared_transcripts(
+                        video_id, [new.language], new.embedding_model
+                    )
+                    if t.is_generated == new.is_generated
+                ),
+                None,
+            )
+        view = (
+            _link_in(deps, uow, session_id, video_id, transcript_id)
+            if transcript_id is not None
+            else None
+        )
+    if view is None:
+        raise ItemFailed(
+            "youtube_error", "the transcript was removed while it was being added; retry"
+        )
+    return view
+
+
+def _store_upload(
+    deps: Dependencies, session_id: uuid.UUID, video_id: str, upload: Upload
+) -> VideoView:
+    from services.video_rag.db.repositories import NewTranscript
+
+    chunks, vectors = _chunk_and_embed(deps, upload.captions)
+    new = NewTranscript(
+        video_id=video_id,
+        language=upload.language,
+        is_generated=False,
+        embedding_model=deps.settings.embedding_model_label,
+        title=upload.title,
+        duration_seconds=_duration(upload.captions),
+        chunk_count=len(chunks),
+    )
+    with deps.uow() as uow:
+        uow.videos.ensure_video(video_id, None, None)
+        transcript_id = uow.videos.insert_uploaded_transcript(new, session_id, deps.clock())
+        uow.videos.insert_chunks(transcript_id, _spans(chunks), vectors)
+        view = _link_in(deps, uow, session_id, video_id, transcript_id)
+    if view is None:  # pragma: no cover - an upload belongs to this session; nobody else deletes it
+        raise ItemFailed("invalid_transcript", "the upload could not be stored; retry")
+    return view
+
+
+def _chunk_and_embed(
+    deps: Dependencies, captions: Sequence[Caption]
+) -> tuple[list[Chunk], list[list[float]]]:
+    from services.video_rag.providers.embeddings import EmbeddingFailed
+
+    chunks = chunk_captions(captions)
+    if not chunks:
+        raise ItemFailed("invalid_transcript", "the transcript has no text")
+    characters = sum(len(chunk.text) - chunk.overlap_chars for chunk in chunks)
+    limit = deps.settings.max_transcript_chars
+    if characters > limit:
+        raise ItemFailed(
+            "invalid_transcript",
+            f"the transcript is too long ({characters} characters; the limit is {limit})",
+        )
+    try:
+        vectors = deps.get_embedder().embed_documents([chunk.text for chunk in chunks])
+    except EmbeddingFailed as exc:
+        raise ItemFailed("embedding_error", str(exc)) from None
+    return chunks, vectors
+
+
+def _spans(chunks: Sequence[Chunk]) -> list[tuple[float, float, str]]:
+    return [(chunk.start_seconds, chunk.end_seconds, chunk.text) for chunk in chunks]
+
+
+def _duration(captions: Sequence[Caption]) -> float:
+    return max((caption.end for caption in captions), default=0.0)
+
+
+def _view(row: SessionVideoRow) -> VideoView:
+    return VideoView(
+        video_id=row.video_id,
+        title=row.title,
+        channel=row.channel,
+        language=row.language,
+        is_generated=row.is_generated,
+        duration_seconds=row.duration_seconds,
+        chunks=row.chunks,
+        added_at=row.added_at,
+    )

@@ -1,0 +1,115 @@
+"""Start the local host (python -m local_host) as a real process on a free port."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+
+from services.video_rag.db.migrations import upgrade_to_head
+from tests.conftest import PROJECT_ROOT
+
+STARTUP_SECONDS = 60
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def clean_environment(**settings: str) -> dict[str, str]:
+    """The test process's environment without app settings, plus `settings`. Any YouTube request
+    goes to a closed local port, so no test can reach the internet through the host."""
+    app_prefixes = ("PG_", "SESSION_", "OPENAI", "AZURE_OPENAI", "LLM_", "YOUTUBE_", "WEBSHARE_")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(app_prefixes)}
+    env.update(
+        {
+            "YOUTUBE_PROXY_HTTP_URL": "http://127.0.0.1:9",
+            "YOUTUBE_PROXY_HTTPS_URL": "http://127.0.0.1:9",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    env.update(settings)
+    return env
+
+
+@contextmanager
+def running_host(env: dict[str, str], *args: str, log: Path) -> Iterator[str]:
+    """Run the local host until the block ends; yields its base URL (…/api)."""
+    port = free_port()
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "local_host", "--port", str(port), *args],
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+        base = f"http://127.0.0.1:{port}/api"
+        try:
+            _wait_until_serving(process, base, log)
+            yield base
+        finally:
+            process.send_signal(signal.SIGINT)
+            try:
+                exit_code = process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                raise
+    assert exit_code == 0, log.read_text()
+
+
+def _wait_until_serving(process: subprocess.Popen[bytes], base: str, log: Path) -> None:
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"local host exited with {process.returncode}:\n{log.read_text()}")
+        try:
+            httpx.get(f"{base}/health", timeout=2)
+            return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    pytest.fail(f"local host did not start within {STARTUP_SECONDS} s:\n{log.read_text()}")
+
+
+@pytest.fixture(scope="module")
+def host_database_url(create_database: Callable[[], str]) -> str:
+    """A migrated database of the HTTP tests' own (the host's writes stay out of the others')."""
+    url = create_database()
+    upgrade_to_head(url)
+    return url
+
+
+@pytest.fixture(scope="module")
+def host(host_database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The app served by the local host against its test database (already migrated)."""
+    env = clean_environment(PG_VECTOR_CONNECTION_STRING=host_database_url)
+    log = tmp_path_factory.mktemp("host") / "host.log"
+    with running_host(env, "--no-migrate", "--cors", "http://ui.test", log=log) as base:
+        yield base
+
+
+@pytest.fixture
+def client(host: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=host, timeout=30) as http:
+        yield http
+
+
+@pytest.fixture
+def new_session(client: httpx.Client) -> Callable[[], str]:
+    def create() -> str:
+        response = client.post("/sessions")
+        assert response.status_code == 201
+        return str(response.json()["session_id"])
+
+    return create

@@ -1,0 +1,99 @@
+"""Loading the app object, indexing its functions, and the startup listing."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import azure.functions as func
+import pytest
+
+from local_host.discovery import AppLoadError, discover_functions, load_app
+from local_host.server import format_functions
+from local_host.timers import prepare_timers
+from tests.local_host import toy_app
+
+
+def _app() -> func.FunctionApp:
+    app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
+
+    @app.route(route="/lead/{id}/", methods=["get", "POST"])
+    def lead(req: func.HttpRequest) -> func.HttpResponse:
+        return func.HttpResponse("x")
+
+    @app.route()
+    def defaulted(req: func.HttpRequest) -> func.HttpResponse:
+        return func.HttpResponse("x")
+
+    @app.route(route="other", trigger_arg_name="request", auth_level=func.AuthLevel.ANONYMOUS)
+    def other(request: func.HttpRequest) -> func.HttpResponse:
+        return func.HttpResponse("x")
+
+    @app.queue_trigger(arg_name="msg", queue_name="q", connection="AzureWebJobsStorage")
+    def queued(msg: func.QueueMessage) -> None:
+        return None
+
+    @app.timer_trigger(schedule="0 */5 * * * *", arg_name="tick")
+    def ticker(tick: func.TimerRequest) -> None:
+        return None
+
+    return app
+
+
+def test_catalog() -> None:
+    catalog = discover_functions(_app())
+    http = {f.name: f for f in catalog.http}
+    assert http["lead"].methods == frozenset({"GET", "POST"})
+    assert http["lead"].route == "/lead/{id}/"
+    assert http["lead"].auth_level == "function"
+    assert http["defaulted"].route == "defaulted"
+    assert http["defaulted"].methods is None
+    assert http["other"].arg_name == "request"
+    assert http["other"].auth_level == "anonymous"
+    (timer,) = catalog.timers
+    assert (timer.name, timer.schedule, timer.run_on_startup, timer.arg_name) == (
+        "ticker",
+        "0 */5 * * * *",
+        False,
+        "tick",
+    )
+    assert catalog.unsupported == (("queued", "queueTrigger"),)
+
+
+def test_load_app() -> None:
+    assert load_app("tests.local_host.toy_app:app") is toy_app.app
+    assert load_app("tests.local_host.toy_app") is toy_app.app
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("", "invalid app spec"),
+        ("no_such_module_xyz:app", "cannot import"),
+        ("tests.local_host.toy_app:missing", "no attribute"),
+        ("tests.local_host.toy_app:TIMER_CALLS", "not a FunctionApp"),
+    ],
+)
+def test_load_app_errors(spec: str, message: str) -> None:
+    with pytest.raises(AppLoadError, match=message):
+        load_app(spec)
+
+
+def test_startup_listing() -> None:
+    catalog = discover_functions(_app())
+    timers = prepare_timers(catalog.timers, {})
+    now = datetime(2024, 1, 1, 0, 1, 0, tzinfo=UTC)
+    text = format_functions(catalog, timers, "http://127.0.0.1:7071", "api", now)
+    assert "        lead: [GET,POST] http://127.0.0.1:7071/api/lead/{id}" in text
+    assert "        defaulted: [ANY] http://127.0.0.1:7071/api/defaulted" in text
+    assert (
+        "ticker: timerTrigger - schedule '0 */5 * * * *' (UTC), next 2024-01-01T00:05:00Z" in text
+    )
+    assert "queued: queueTrigger - not supported" in text
+    no_prefix = format_functions(catalog, timers, "http://localhost:8080", "", now)
+    assert "other: [ANY] http://localhost:8080/other" in no_prefix
+
+
+def test_startup_listing_marks_unresolved_timers() -> None:
+    catalog = discover_functions(toy_app.app)
+    text = format_functions(catalog, [], "http://h:1", "api")
+    assert "toy_timer: timerTrigger - schedule '%TOY_TIMER_SCHEDULE%' unresolved" in text
