@@ -323,3 +323,21 @@ def test_twenty_sessions_add_the_same_new_video_at_once(
     assert len(db.scalars(select(Video.id)).all()) == 1
     assert len(db.scalars(select(SessionVideo.session_id)).all()) == 20
     assert source.fetches == ["GJLlxj_dtq8"]
+
+
+def test_many_uploads_in_one_request_store_concurrently_without_deadlock(
+    source: FakeTranscriptSource, deps: Dependencies, db: Session
+) -> None:
+    from dataclasses import replace
+
+    deps.settings = replace(deps.settings, ingest_concurrency=8, max_videos_per_request=10)
+    me = new_session()
+    for _ in range(3):
+        uploads = [
+            {"video_id": f"upload{index:05d}", "format": "vtt", "content": VTT}
+            for index in range(10)
+        ]
+        results = add(me, transcripts=uploads)
+        assert {r["status"] for r in results} <= {"added", "already_added"}
+    assert len(listed(me)) == 10
+    assert row_counts(db)["transcript"] == 10

@@ -140,3 +140,27 @@ def test_unexpected_errors_are_500_without_a_stack_trace(monkeypatch: pytest.Mon
     body = assert_error(response, 500, "internal_error")
     assert "hunter2" not in json.dumps(body)
     assert "RuntimeError" not in json.dumps(body)
+
+
+@pytest.mark.parametrize(
+    ("error", "outage"),
+    [
+        ("AdminShutdown", True),  # 57P01: the server is going down
+        ("CannotConnectNow", True),  # 57P03
+        ("TooManyConnections", True),  # 53300
+        ("DeadlockDetected", False),  # 40P01: a failed transaction, not an outage
+        ("DivisionByZero", False),
+        ("UniqueViolation", False),
+    ],
+)
+def test_only_connection_level_failures_count_as_an_outage(error: str, outage: bool) -> None:
+    import psycopg
+    from sqlalchemy.exc import DBAPIError
+
+    from services.video_rag.api.http import _is_database_outage
+
+    orig = getattr(psycopg.errors, error)("boom")
+    wrapped = DBAPIError.instance("SELECT 1", {}, orig, psycopg.Error)
+    assert _is_database_outage(wrapped) is outage
+    bare = psycopg.OperationalError("connection refused")  # no SQLSTATE: the server is unreachable
+    assert _is_database_outage(DBAPIError.instance("SELECT 1", {}, bare, psycopg.Error))

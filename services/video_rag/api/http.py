@@ -196,18 +196,28 @@ def _details(exc: ValidationError) -> list[dict[str, Any]]:
     ]
 
 
+# SQLSTATE classes of a database that is down or unreachable (not of a failed statement):
+# connection exceptions, insufficient resources, operator intervention (e.g. shutting down).
+_OUTAGE_SQLSTATE_PREFIXES = ("08", "53", "57P")
+
+
 def _is_database_outage(exc: Exception) -> bool:
     from sqlalchemy.exc import DBAPIError
     from sqlalchemy.exc import TimeoutError as PoolTimeout
 
     if isinstance(exc, PoolTimeout):
         return True
-    if isinstance(exc, DBAPIError):
-        import psycopg
+    if not isinstance(exc, DBAPIError):
+        return False
+    if exc.connection_invalidated:
+        return True
+    import psycopg
 
-        return exc.connection_invalidated or isinstance(
-            exc.orig, psycopg.OperationalError | psycopg.InterfaceError
-        )
+    if isinstance(exc.orig, psycopg.InterfaceError):
+        return True
+    if isinstance(exc.orig, psycopg.OperationalError):
+        sqlstate = exc.orig.sqlstate
+        return sqlstate is None or sqlstate.startswith(_OUTAGE_SQLSTATE_PREFIXES)
     return False
 
 

@@ -268,8 +268,17 @@ def _link_shared(
         candidates = uow.videos.find_shared_transcripts(video_id, languages, model)
         if not candidates:
             return None
+        _claim_session(deps, uow, session_id)
         best = min(candidates, key=lambda t: (list(languages).index(t.language), t.is_generated))
         return _link_in(deps, uow, session_id, video_id, best.id)
+
+
+def _claim_session(deps: Dependencies, uow: UnitOfWork, session_id: uuid.UUID) -> None:
+    """First thing in a storing transaction: lock the session row (adds to one session run one
+    at a time, before any insert takes a key-share lock on it) and check its video limit."""
+    if not uow.videos.lock_session(session_id):
+        raise SessionNotFound("the session ended while the video was being added")
+    _raise_if_full(uow.sessions.count_videos(session_id), deps.settings.max_videos_per_session)
 
 
 def _link_in(
@@ -279,11 +288,9 @@ def _link_in(
     video_id: str,
     transcript_id: uuid.UUID,
 ) -> VideoView | None:
-    """Inside `uow`: lock the session, check its limit, link, commit, and describe the result."""
+    """Inside a claimed `uow`: link, commit, and describe the result. None (and nothing
+    committed) when the transcript is gone."""
     now = deps.clock()
-    if not uow.videos.lock_session(session_id):
-        raise SessionNotFound("the session ended while the video was being added")
-    _raise_if_full(uow.sessions.count_videos(session_id), deps.settings.max_videos_per_session)
     # Touching the transcript claims it against a concurrent cleanup; if the cleanup got it
     # first, the caller fetches it anew.
     if not uow.videos.touch_transcript(transcript_id, now):
@@ -317,6 +324,7 @@ def _fetch_and_store(
         chunk_count=len(chunks),
     )
     with deps.uow() as uow:
+        _claim_session(deps, uow, session_id)
         uow.videos.ensure_video(video_id, metadata.title, metadata.channel)
         transcript_id = uow.videos.insert_shared_transcript(new, deps.clock())
         if transcript_id is not None:
@@ -360,6 +368,7 @@ def _store_upload(
         chunk_count=len(chunks),
     )
     with deps.uow() as uow:
+        _claim_session(deps, uow, session_id)
         uow.videos.ensure_video(video_id, None, None)
         transcript_id = uow.videos.insert_uploaded_transcript(new, session_id, deps.clock())
         uow.videos.insert_chunks(transcript_id, _spans(chunks), vectors)
