@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import create_engine
+from typing import Any
+
+from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -11,7 +13,7 @@ CONNECT_TIMEOUT_SECONDS = 5
 
 def create_database_engine(database_url: str) -> Engine:
     """A pooled engine that notices dropped connections (a restarted database) by itself."""
-    return create_engine(
+    engine = create_engine(
         database_url,
         pool_pre_ping=True,
         pool_size=5,
@@ -20,6 +22,23 @@ def create_database_engine(database_url: str) -> Engine:
         pool_recycle=1800,
         connect_args={"connect_timeout": CONNECT_TIMEOUT_SECONDS, "application_name": "video-rag"},
     )
+    event.listen(engine, "connect", register_vector_types)
+    return engine
+
+
+def register_vector_types(dbapi_connection: Any, connection_record: Any = None) -> None:
+    """Teach a new connection pgvector's binary format (one type lookup per connection).
+    Before the `vector` extension exists (a database not yet migrated) there is nothing to
+    register, and vectors fall back to the text form."""
+    from pgvector.psycopg import register_vector
+    from psycopg import ProgrammingError
+
+    try:
+        register_vector(dbapi_connection)
+    except ProgrammingError:
+        pass
+    finally:
+        dbapi_connection.rollback()  # the lookup must not leave a transaction open
 
 
 def create_session_factory(engine: Engine) -> sessionmaker[Session]:

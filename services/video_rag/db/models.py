@@ -9,10 +9,14 @@ with the same embedding model; the cleanup deletes them once no session links to
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from pgvector.sqlalchemy import Vector
+import psycopg
+from pgvector import Vector
+from pgvector.sqlalchemy import VECTOR
+from psycopg.adapt import Dumper
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -33,6 +37,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR, UUID
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from services.video_rag.settings import STORED_EMBEDDING_DIMENSIONS
@@ -49,6 +54,36 @@ NAMING_CONVENTION = {
 # The full-text configuration of the generated tsvector column. 'simple' does not stem, so it
 # treats every transcript language alike.
 TEXT_SEARCH_CONFIG = "simple"
+
+
+class _VectorTextDumper(Dumper):
+    """Fallback for connections that have not registered pgvector's binary dumper (see
+    `db.engine`): the text form, with the type left for the server to infer from the column."""
+
+    def dump(self, obj: Vector) -> bytes:
+        return obj.to_text().encode()
+
+
+psycopg.adapters.register_dumper(Vector, _VectorTextDumper)
+
+
+class EmbeddingVector(VECTOR):
+    """pgvector's VECTOR column, bound as a `pgvector.Vector` so that the connection's binary
+    dumper sends it (registered per connection by `db.engine`): about 25 times cheaper than the
+    text form for 1536 dimensions (one `str()` per float). pgvector stores float32s, which the
+    binary form carries exactly."""
+
+    cache_ok = True
+
+    def bind_processor(self, dialect: Dialect) -> Callable[[Sequence[float] | None], Vector | None]:
+        def process(value: Sequence[float] | None) -> Vector | None:
+            if value is None:
+                return None
+            if len(value) != self.dim:
+                raise ValueError(f"expected {self.dim} dimensions, got {len(value)}")
+            return Vector(list(value))
+
+        return process
 
 
 class Base(DeclarativeBase):
@@ -141,7 +176,7 @@ class TranscriptChunk(Base):
     start_seconds: Mapped[float] = mapped_column(Float)
     end_seconds: Mapped[float] = mapped_column(Float)
     text: Mapped[str] = mapped_column(Text)
-    embedding: Mapped[list[float]] = mapped_column(Vector(STORED_EMBEDDING_DIMENSIONS))
+    embedding: Mapped[list[float]] = mapped_column(EmbeddingVector(STORED_EMBEDDING_DIMENSIONS))
     text_search: Mapped[Any] = mapped_column(
         TSVECTOR, Computed(f"to_tsvector('{TEXT_SEARCH_CONFIG}'::regconfig, text)", persisted=True)
     )

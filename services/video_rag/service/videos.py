@@ -192,9 +192,15 @@ def add_videos(
 ) -> list[AddResult]:
     """Add videos to a session (authenticated with `sessions.session_key`). Items fail one by
     one; the others still succeed."""
-    workers = max(1, min(deps.settings.ingest_concurrency, len(items)))
+
+    def add(item: AddItem) -> AddResult:
+        return _add_one(deps, session_id, item, languages)
+
+    workers = min(deps.settings.ingest_concurrency, len(items))
+    if workers <= 1:
+        return [add(item) for item in items]
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ingest") as pool:
-        return list(pool.map(lambda item: _add_one(deps, session_id, item, languages), items))
+        return list(pool.map(add, items))
 
 
 def list_videos(deps: Dependencies, token: str | None) -> list[VideoView]:
