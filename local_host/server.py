@@ -142,7 +142,9 @@ def format_functions(
     moment = now or utcnow()
     lines = ["", "Functions:", ""]
     for function in sorted(catalog.http, key=lambda f: f.name.lower()):
-        methods = ",".join(sorted(function.methods)) if function.methods else "ANY"
+        # A function that takes every method and dispatches itself may say which it serves.
+        served = function.methods or getattr(function.func, "allowed_methods", None)
+        methods = ",".join(sorted(served)) if served else "ANY"
         route = "/".join(p for p in (route_prefix, function.route.strip("/")) if p)
         lines += [f"        {function.name}: [{methods}] {base_url}/{route}", ""]
     scheduled = {timer.function.name: timer for timer in timers}

@@ -20,7 +20,7 @@ def test_a_front_end_session_from_start_to_end(
 ) -> None:
     created = client.post("/sessions", headers={"X-Request-Id": "ui-1"})
     assert created.status_code == 201
-    assert created.headers["content-type"].startswith("application/json")
+    assert created.headers["content-type"] == "application/json; charset=utf-8"
     assert created.headers["x-request-id"] == "ui-1"
     session_id = created.json()["session_id"]
     headers = {"X-Session-Id": session_id}

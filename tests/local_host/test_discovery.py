@@ -97,3 +97,18 @@ def test_startup_listing_marks_unresolved_timers() -> None:
     catalog = discover_functions(toy_app.app)
     text = format_functions(catalog, [], "http://h:1", "api")
     assert "toy_timer: timerTrigger - schedule '%TOY_TIMER_SCHEDULE%' unresolved" in text
+
+
+def test_startup_listing_shows_methods_a_dispatching_function_declares() -> None:
+    from local_host.discovery import FunctionCatalog, HttpFunction
+    from tests.helpers import http_functions_by_route
+
+    # The app's functions take every method and dispatch themselves (get_functions() can run
+    # only once per process, so the catalog is built from the shared test index).
+    http = tuple(
+        HttpFunction(str(f.get_function_name()), route, None, "req", f.get_user_function())
+        for route, f in http_functions_by_route().items()
+    )
+    text = format_functions(FunctionCatalog(http, (), ()), [], "http://h:1", "api")
+    assert "        sessions_current: [DELETE,GET] http://h:1/api/sessions/current" in text
+    assert "        videos: [GET,POST] http://h:1/api/videos" in text

@@ -28,6 +28,7 @@ Handler = Callable[[func.HttpRequest], func.HttpResponse]
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
 JSON_MIMETYPE = "application/json"
+JSON_CONTENT_TYPE = "application/json; charset=utf-8"
 REQUEST_ID_HEADER = "X-Request-Id"
 SESSION_HEADER = "X-Session-Id"
 
@@ -82,10 +83,12 @@ def json_response(
         payload = body.model_dump_json()
     else:
         payload = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+    # An explicit header: the Python worker drops the charset of non-text mimetypes.
+    all_headers = {"Content-Type": JSON_CONTENT_TYPE, **(headers or {})}
     return func.HttpResponse(
         payload,
         status_code=status,
-        headers=dict(headers or {}),
+        headers=all_headers,
         mimetype=JSON_MIMETYPE,
         charset="utf-8",
     )
