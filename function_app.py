@@ -6,11 +6,12 @@ functions always index; configuration problems are reported by GET /api/health.
 
 import azure.functions as func
 
-from services.video_rag.api.functions import health, maintenance, sessions, videos
+from services.video_rag.api.functions import chat, health, maintenance, sessions, videos
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 
 app.register_blueprint(sessions.bp)
 app.register_blueprint(health.bp)
 app.register_blueprint(videos.bp)
+app.register_blueprint(chat.bp)
 app.register_blueprint(maintenance.bp)

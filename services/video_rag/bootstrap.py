@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
     from services.video_rag.db.unit_of_work import UnitOfWork
+    from services.video_rag.providers.chat import Answerer
     from services.video_rag.providers.embeddings import CheckedEmbedder, Embedder
     from services.video_rag.providers.youtube import TranscriptSource
 
@@ -37,6 +38,7 @@ class Dependencies:
     engine_factory: Callable[[str], Engine] | None = None
     transcript_source: TranscriptSource | None = None
     embedder: Embedder | None = None
+    answerer: Answerer | None = None
     _engine: Engine | None = field(default=None, init=False, repr=False)
     _session_factory: sessionmaker[Session] | None = field(default=None, init=False, repr=False)
     _checked_embedder: CheckedEmbedder | None = field(default=None, init=False, repr=False)
@@ -100,6 +102,16 @@ class Dependencies:
             provider = self.embedder or build_embedder(self.settings)
             self._checked_embedder = CheckedEmbedder(provider, self.settings.embedding_dimensions)
         return self._checked_embedder
+
+    def get_answerer(self) -> Answerer:
+        """What writes answers: an LLM through langchain, or the offline extractive answerer."""
+        if self.answerer is None:
+            from services.video_rag.providers.chat import build_answerer
+
+            self.answerer = build_answerer(
+                self.settings, timeout_seconds=float(self.settings.llm_timeout_seconds)
+            )
+        return self.answerer
 
     def close(self) -> None:
         """Release pooled connections (tests, shutdown)."""

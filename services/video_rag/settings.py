@@ -83,6 +83,11 @@ class Settings:
     max_videos_per_session: int = 25
     max_transcript_chars: int = 1_000_000
     ingest_concurrency: int = 4
+    max_message_chars: int = 2000
+    chat_rate_limit_per_minute: int = 10
+    retrieval_k: int = 6
+    history_token_budget: int = 1500
+    llm_timeout_seconds: int = 30
     problems: tuple[SettingProblem, ...] = ()
 
     @property
@@ -301,6 +306,11 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         max_videos_per_session=reader.integer("MAX_VIDEOS_PER_SESSION", 25, 1, 1000),
         max_transcript_chars=reader.integer("MAX_TRANSCRIPT_CHARS", 1_000_000, 1000, 20_000_000),
         ingest_concurrency=reader.integer("INGEST_CONCURRENCY", 4, 1, 32),
+        max_message_chars=reader.integer("MAX_MESSAGE_CHARS", 2000, 1, 100_000),
+        chat_rate_limit_per_minute=reader.integer("CHAT_RATE_LIMIT_PER_MINUTE", 10, 0, 10_000),
+        retrieval_k=reader.integer("RETRIEVAL_K", 6, 1, 50),
+        history_token_budget=reader.integer("HISTORY_TOKEN_BUDGET", 1500, 0, 100_000),
+        llm_timeout_seconds=reader.integer("LLM_TIMEOUT_SECONDS", 30, 1, 600),
         problems=tuple(reader.problems),
     )
 

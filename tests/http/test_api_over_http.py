@@ -7,6 +7,8 @@ from collections.abc import Callable
 import httpx
 import pytest
 
+from services.video_rag.db.migrations import head_revision
+
 pytestmark = [pytest.mark.db]
 
 VTT = (
@@ -96,7 +98,8 @@ def test_health_is_ready_and_names_the_offline_provider(client: httpx.Client) ->
     body = response.json()
     assert body["status"] == "ok"
     assert body["checks"]["database"]["ok"] is True
-    assert body["checks"]["migrations"] == {"ok": True, "current": "0001", "head": "0001"}
+    head = head_revision()
+    assert body["checks"]["migrations"] == {"ok": True, "current": head, "head": head}
     assert body["provider"]["llm"] == "offline"
     assert body["provider"]["chat_model"] == "offline-extractive"
 

@@ -12,6 +12,7 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, insert, select
 
+from services.video_rag.db.migrations import head_revision
 from services.video_rag.db.models import ChatSession
 from tests.http.conftest import clean_environment, running_host
 
@@ -26,7 +27,7 @@ def test_no_configuration_starts_an_embedded_database(tmp_path: Path) -> None:
         assert created.status_code == 201
         health = httpx.get(f"{base}/health", timeout=30)
         assert health.status_code == 200, health.text
-        assert health.json()["checks"]["migrations"]["current"] == "0001"
+        assert health.json()["checks"]["migrations"]["current"] == head_revision()
     assert (data_dir / "PG_VERSION").exists()
     log = (tmp_path / "host.log").read_text()
     assert "session_expire_timer" in log

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 import pytest
 
 from services.video_rag.bootstrap import Dependencies, set_dependencies
+from services.video_rag.db.migrations import head_revision
 from services.video_rag.settings import load_settings
 from tests.helpers import body_of, invoke
 
@@ -121,7 +122,7 @@ def test_health_reports_an_unreachable_database_as_503() -> None:
     body = assert_error(response, 503, "database_unavailable")
     assert body["status"] == "unavailable"
     assert body["checks"]["database"] == {"ok": False, "message": "unreachable"}
-    assert body["checks"]["migrations"]["head"] == "0001"
+    assert body["checks"]["migrations"]["head"] == head_revision()
     assert body["provider"]["llm"] == "offline"
 
 

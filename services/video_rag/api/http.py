@@ -176,7 +176,7 @@ def _dispatch(
             raise RequestError("payload_too_large", f"the request body exceeds {limit} bytes")
         return handler(req)
     except AppError as exc:
-        return error_response(exc.code, exc.message, exc.details)
+        return error_response(exc.code, exc.message, exc.details, exc.headers)
     except ValidationError as exc:
         return error_response("validation_error", "the request is invalid", _details(exc))
     except Exception as exc:  # the contract: never a stack trace, always JSON

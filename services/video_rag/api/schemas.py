@@ -122,3 +122,41 @@ class VideoOut(BaseModel):
 
 class VideosResponse(BaseModel):
     videos: list[VideoOut]
+
+
+class ChatRequest(RequestBody):
+    message: Annotated[str, Field(max_length=100_000)]
+    video_ids: Annotated[list[VideoId], Field(min_length=1, max_length=100)] | None = None
+
+
+class SourceOut(BaseModel):
+    id: int
+    video_id: str
+    title: str | None
+    start_seconds: float
+    end_seconds: float
+    url: str
+    text: str
+
+
+class ChatResponse(BaseModel):
+    message_id: str
+    answer: str
+    sources: list[SourceOut]
+    model: str
+
+
+class MessageOut(BaseModel):
+    id: str
+    role: Literal["user", "assistant"]
+    content: str
+    sources: list[SourceOut]
+    created_at: UtcDateTime
+
+
+class MessagesResponse(BaseModel):
+    messages: list[MessageOut]
+
+
+class MessagesQuery(BaseModel):
+    limit: Annotated[int, Field(ge=1, le=1000)] | None = None

@@ -103,6 +103,9 @@ class ChatSession(Base):
     token_hash: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    # The chat rate limit: a fixed window and the questions asked in it.
+    chat_window_started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    chat_window_count: Mapped[int] = mapped_column(Integer, server_default=text("0"))
 
 
 class Video(Base):

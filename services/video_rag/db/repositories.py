@@ -5,10 +5,10 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, delete, exists, func, insert, select, update
+from sqlalchemy import Select, case, delete, exists, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
@@ -319,3 +319,105 @@ def _transcript_values(
         "created_at": now,
         "last_used_at": now,
     }
+
+
+@dataclass(frozen=True)
+class MessageRow:
+    id: uuid.UUID
+    role: str
+    content: str
+    sources: list[dict[str, Any]]
+    created_at: datetime
+
+
+class ChatRepository:
+    """A session's chat history and its rate-limit window."""
+
+    def __init__(self, db: Session) -> None:
+        self._db = db
+
+    def take_question_slot(
+        self, session_id: uuid.UUID, now: datetime, window_seconds: int
+    ) -> tuple[datetime, int]:
+        """Count one question in the session's current fixed window (a new window starts when
+        the last one is `window_seconds` old). Returns the window's start and its count so far,
+        this question included. Atomic: concurrent questions each get their own count."""
+        expired = or_(
+            ChatSession.chat_window_started_at.is_(None),
+            ChatSession.chat_window_started_at <= now - timedelta(seconds=window_seconds),
+        )
+        statement = (
+            update(ChatSession)
+            .where(ChatSession.id == session_id)
+            .values(
+                chat_window_started_at=case(
+                    (expired, now), else_=ChatSession.chat_window_started_at
+                ),
+                chat_window_count=case((expired, 1), else_=ChatSession.chat_window_count + 1),
+            )
+            .returning(ChatSession.chat_window_started_at, ChatSession.chat_window_count)
+        )
+        started, count = self._db.execute(statement).one()
+        return started, int(count)
+
+    def session_video_ids(self, session_id: uuid.UUID) -> list[str]:
+        """The ids of the videos the session has."""
+        query = select(SessionVideo.video_id).where(SessionVideo.session_id == session_id)
+        return list(self._db.scalars(query))
+
+    def messages(self, session_id: uuid.UUID, newest: int | None = None) -> list[MessageRow]:
+        """The session's messages, oldest first; only the newest `newest` when given."""
+        query = (
+            select(
+                ChatMessage.id,
+                ChatMessage.role,
+                ChatMessage.content,
+                ChatMessage.sources,
+                ChatMessage.created_at,
+            )
+            .where(ChatMessage.session_id == session_id)
+            .order_by(ChatMessage.seq.desc())
+        )
+        if newest is not None:
+            query = query.limit(newest)
+        rows = [MessageRow(*row) for row in self._db.execute(query)]
+        rows.reverse()
+        return rows
+
+    def add_exchange(
+        self,
+        session_id: uuid.UUID,
+        question: str,
+        answer: str,
+        sources: list[dict[str, Any]],
+        now: datetime,
+    ) -> uuid.UUID:
+        """Store a question and its answer together. Returns the answer's message id."""
+        answer_id = uuid.uuid4()
+        self._db.execute(
+            insert(ChatMessage),
+            [
+                {
+                    "id": uuid.uuid4(),
+                    "session_id": session_id,
+                    "role": "user",
+                    "content": question,
+                    "sources": [],
+                    "created_at": now,
+                },
+                {
+                    "id": answer_id,
+                    "session_id": session_id,
+                    "role": "assistant",
+                    "content": answer,
+                    "sources": sources,
+                    "created_at": now,
+                },
+            ],
+        )
+        return answer_id
+
+    def clear(self, session_id: uuid.UUID) -> int:
+        """Delete the session's chat history. Returns how many messages went."""
+        result = self._db.execute(delete(ChatMessage).where(ChatMessage.session_id == session_id))
+        return int(result.rowcount)  # type: ignore[attr-defined]

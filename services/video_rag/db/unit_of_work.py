@@ -8,10 +8,12 @@ from types import TracebackType
 from sqlalchemy.orm import Session
 
 from services.video_rag.db.repositories import (
+    ChatRepository,
     MaintenanceRepository,
     SessionRepository,
     VideoRepository,
 )
+from services.video_rag.db.retrieval import RetrievalRepository
 
 
 class UnitOfWork:
@@ -20,6 +22,8 @@ class UnitOfWork:
     sessions: SessionRepository
     maintenance: MaintenanceRepository
     videos: VideoRepository
+    chat: ChatRepository
+    retrieval: RetrievalRepository
 
     def __init__(self, session_factory: Callable[[], Session]) -> None:
         self._session_factory = session_factory
@@ -30,6 +34,8 @@ class UnitOfWork:
         self.sessions = SessionRepository(self._db)
         self.maintenance = MaintenanceRepository(self._db)
         self.videos = VideoRepository(self._db)
+        self.chat = ChatRepository(self._db)
+        self.retrieval = RetrievalRepository(self._db)
         return self
 
     def __exit__(

@@ -13,9 +13,16 @@ class AppError(Exception):
     code = "internal_error"
     default_message = "internal error"
 
-    def __init__(self, message: str | None = None, *, details: Sequence[Any] | None = None) -> None:
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        details: Sequence[Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         self.message = message or self.default_message
         self.details = list(details) if details is not None else None
+        self.headers = dict(headers or {})
         super().__init__(self.message)
 
 
@@ -50,3 +57,39 @@ class DatabaseUnavailable(AppError):
 
 class DatabaseNotConfigured(DatabaseUnavailable):
     """No usable connection string in the settings (the message names the setting)."""
+
+
+class VideoNotFound(AppError):
+    code = "video_not_found"
+    default_message = "this session has no such video"
+
+
+class NoVideos(AppError):
+    code = "no_videos"
+    default_message = "add a video to this session first (POST /api/videos)"
+
+
+class RateLimited(AppError):
+    code = "rate_limited"
+    default_message = "too many questions; wait a moment"
+
+    def __init__(self, retry_after_seconds: int) -> None:
+        super().__init__(
+            f"too many questions in this session; retry in {retry_after_seconds} s",
+            headers={"Retry-After": str(retry_after_seconds)},
+        )
+
+
+class LlmError(AppError):
+    code = "llm_error"
+    default_message = "the language model failed to answer; retry"
+
+
+class UpstreamError(AppError):
+    code = "upstream_error"
+    default_message = "a service this answer depends on failed; retry"
+
+
+class UpstreamTimeout(AppError):
+    code = "upstream_timeout"
+    default_message = "the language model took too long to answer; retry"

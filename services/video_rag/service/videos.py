@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Literal
 
 from services.video_rag.domain.captions import Caption, TranscriptFormatError, parse_transcript
 from services.video_rag.domain.chunking import Chunk, chunk_captions
-from services.video_rag.domain.errors import AppError, InvalidRequest, SessionNotFound
+from services.video_rag.domain.errors import InvalidRequest, SessionNotFound, VideoNotFound
 from services.video_rag.domain.youtube_urls import parse_video_reference
 from services.video_rag.service.sessions import authenticate, require_token
 
@@ -29,11 +29,6 @@ if TYPE_CHECKING:
     from services.video_rag.db.unit_of_work import UnitOfWork
 
 Status = Literal["added", "already_added", "failed"]
-
-
-class VideoNotFound(AppError):
-    code = "video_not_found"
-    default_message = "this session has no such video"
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,288 @@
+"""Retrieval of a session's transcript chunks: exact vector search and hybrid (vector + full-text)
+search fused by reciprocal rank fusion, each in one SQL statement with bound parameters only.
+
+A session sees exactly the chunks of the transcripts its `session_video` rows point to: a shared
+YouTube transcript only once the session has linked it, an upload only in the session that owns
+it. A session links at most one transcript per video, so no chunk can be reached twice.
+
+The vector side is EXACT on purpose: a session holds a few thousand chunks at most, which a
+sequential cosine scan ranks in milliseconds, whereas an approximate (HNSW) index combined with
+the session filter can silently return fewer rows than asked for. Do not add an ANN index for it.
+
+The statements are built once per shape (with or without a video filter) from named bound
+parameters; each search only binds its values.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from sqlalchemy import (
+    CTE,
+    BigInteger,
+    ColumnElement,
+    Double,
+    Integer,
+    Select,
+    String,
+    Text,
+    any_,
+    bindparam,
+    cast,
+    func,
+    literal_column,
+    null,
+    select,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, REGCONFIG, UUID
+from sqlalchemy.orm import Session
+
+from services.video_rag.db.models import (
+    TEXT_SEARCH_CONFIG,
+    SessionVideo,
+    Transcript,
+    TranscriptChunk,
+    Video,
+)
+from services.video_rag.settings import STORED_EMBEDDING_DIMENSIONS
+
+DEFAULT_K = 6
+DEFAULT_CANDIDATES = 40
+# The constant of reciprocal rank fusion (Cormack et al.): a rank r contributes 1 / (RRF_K + r).
+DEFAULT_RRF_K = 60
+
+
+@dataclass(frozen=True)
+class RetrievedChunk:
+    """A chunk found for a query, with where it ranked on each side and its fused score."""
+
+    chunk_id: int
+    video_id: str
+    # coalesce(transcript.title, video.title): an upload's private title wins over YouTube's.
+    title: str | None
+    start_seconds: float
+    end_seconds: float
+    text: str
+    # 1-based rank on the vector side; None when the chunk was not among its candidates.
+    vector_rank: int | None
+    # 1-based rank on the full-text side; None when the chunk did not match the query text.
+    text_rank: int | None
+    # The reciprocal rank fusion score, sum of 1 / (rrf_k + rank) over both sides; higher is better.
+    score: float
+
+
+class RetrievalRepository:
+    """Searches over the chunks of one session's transcripts."""
+
+    def __init__(self, db: Session) -> None:
+        self._db = db
+
+    def vector_search(
+        self,
+        session_id: uuid.UUID,
+        query_embedding: Sequence[float],
+        k: int,
+        video_ids: Sequence[str] | None = None,
+    ) -> list[RetrievedChunk]:
+        """The `k` chunks of the session nearest to `query_embedding` by cosine distance, nearest
+        first (ties by chunk id), exactly (no approximate index). `video_ids` restricts the search
+        to those of the session's videos; an empty sequence means none. `text_rank` is None and
+        `score` is the vector rank's share of a fusion, 1 / (60 + rank)."""
+        _check_query(query_embedding, k)
+        if video_ids is not None and not video_ids:
+            return []
+        parameters: dict[str, Any] = {
+            "session_id": session_id,
+            "query_embedding": query_embedding,
+            "vector_limit": k,
+            "rrf_k": float(DEFAULT_RRF_K),
+            "k": k,
+        }
+        if video_ids is not None:
+            parameters["video_ids"] = list(video_ids)
+        statement = _vector_statement(video_ids is not None)
+        return [RetrievedChunk(*row) for row in self._db.execute(statement, parameters)]
+
+    def hybrid_search(
+        self,
+        session_id: uuid.UUID,
+        query_embedding: Sequence[float],
+        query_text: str,
+        k: int = DEFAULT_K,
+        video_ids: Sequence[str] | None = None,
+        candidates: int = DEFAULT_CANDIDATES,
+        rrf_k: int = DEFAULT_RRF_K,
+    ) -> list[RetrievedChunk]:
+        """The `k` best chunks of the session by reciprocal rank fusion of two rankings: the
+        `candidates` nearest chunks by cosine distance (exact) and the `candidates` best matches
+        of `query_text` (`websearch_to_tsquery`, ranked by `ts_rank_cd`). A chunk scores
+        1 / (rrf_k + rank) on each side it appears on; results come by score, then vector rank,
+        then chunk id. Each side keeps at least `k` candidates, so that `k` results come back
+        whenever the session has that many chunks.
+
+        Any `query_text` is safe: it is read as web search syntax, never as raw tsquery syntax,
+        and one without usable words (empty, only punctuation or operators) just matches nothing.
+        `video_ids` restricts the search to those of the session's videos; an empty sequence
+        means none."""
+        _check_query(query_embedding, k)
+        if candidates < 1:
+            raise ValueError(f"candidates must be at least 1, got {candidates}")
+        if rrf_k < 0:
+            raise ValueError(f"rrf_k must not be negative, got {rrf_k}")
+        if video_ids is not None and not video_ids:
+            return []
+        pool = max(candidates, k)
+        parameters: dict[str, Any] = {
+            "session_id": session_id,
+            "query_embedding": query_embedding,
+            "vector_limit": pool,
+            "text_search_config": TEXT_SEARCH_CONFIG,
+            # PostgreSQL text cannot hold NUL, and a NUL is no word anyway.
+            "query_text": query_text.replace("\x00", " "),
+            "text_limit": pool,
+            "rrf_k": float(rrf_k),
+            "k": k,
+        }
+        if video_ids is not None:
+            parameters["video_ids"] = list(video_ids)
+        statement = _hybrid_statement(video_ids is not None)
+        return [RetrievedChunk(*row) for row in self._db.execute(statement, parameters)]
+
+
+def _check_query(query_embedding: Sequence[float], k: int) -> None:
+    if len(query_embedding) != STORED_EMBEDDING_DIMENSIONS:
+        raise ValueError(
+            f"expected {STORED_EMBEDDING_DIMENSIONS} dimensions, got {len(query_embedding)}"
+        )
+    if k < 1:
+        raise ValueError(f"k must be at least 1, got {k}")
+
+
+@cache
+def _vector_statement(filtered: bool) -> Select[Any]:
+    """Exact nearest chunks, as fused rows whose text side is empty."""
+    vector = _vector_side(filtered)
+    ranked = select(
+        vector.c.chunk_id,
+        vector.c.rank.label("vector_rank"),
+        cast(null(), BigInteger).label("text_rank"),
+        _reciprocal_rank(vector.c.rank).label("score"),
+    ).cte("ranked")
+    return _with_chunk_details(ranked)
+
+
+@cache
+def _hybrid_statement(filtered: bool) -> Select[Any]:
+    """Both sides, fused by a full outer join on the chunk id."""
+    vector = _vector_side(filtered)
+    text = _text_side(filtered)
+    fused = (
+        select(
+            func.coalesce(vector.c.chunk_id, text.c.chunk_id).label("chunk_id"),
+            vector.c.rank.label("vector_rank"),
+            text.c.rank.label("text_rank"),
+            (
+                func.coalesce(_reciprocal_rank(vector.c.rank), 0.0)
+                + func.coalesce(_reciprocal_rank(text.c.rank), 0.0)
+            ).label("score"),
+        )
+        .select_from(vector.join(text, vector.c.chunk_id == text.c.chunk_id, full=True))
+        .cte("fused")
+    )
+    return _with_chunk_details(fused)
+
+
+def _session_chunks(filtered: bool, *columns: Any) -> Select[Any]:
+    """`columns` of `transcript_chunk JOIN session_video`, kept to the session's chunks (and,
+    when `filtered`, to the videos in the `video_ids` array)."""
+    statement = (
+        select(*columns)
+        .select_from(TranscriptChunk)
+        .join(SessionVideo, SessionVideo.transcript_id == TranscriptChunk.transcript_id)
+        .where(SessionVideo.session_id == bindparam("session_id", type_=UUID(as_uuid=True)))
+    )
+    if filtered:
+        video_ids = bindparam("video_ids", type_=ARRAY(String))
+        statement = statement.where(SessionVideo.video_id == any_(video_ids))
+    return statement
+
+
+def _vector_side(filtered: bool) -> CTE:
+    """(chunk_id, rank) of the `vector_limit` nearest chunks by cosine distance, ties by id. The
+    query vector is bound with the column's type, so it travels as a `pgvector.Vector`."""
+    query_embedding = bindparam("query_embedding", type_=TranscriptChunk.embedding.type)
+    distance = TranscriptChunk.embedding.cosine_distance(query_embedding).label("distance")
+    nearest = (
+        _session_chunks(filtered, TranscriptChunk.id.label("chunk_id"), distance)
+        .order_by(distance, TranscriptChunk.id)
+        .limit(bindparam("vector_limit", type_=Integer))
+        .subquery("nearest")
+    )
+    rank = func.row_number().over(order_by=(nearest.c.distance, nearest.c.chunk_id))
+    return select(nearest.c.chunk_id, rank.label("rank")).cte("vector_side")
+
+
+def _text_side(filtered: bool) -> CTE:
+    """(chunk_id, rank) of the `text_limit` best full-text matches by `ts_rank_cd`, ties by id.
+    `websearch_to_tsquery` accepts any input; a query without lexemes leaves `text_query` empty
+    (matching it against every chunk would only raise a NOTICE per chunk)."""
+    parsed = select(
+        func.websearch_to_tsquery(
+            cast(bindparam("text_search_config", type_=Text), REGCONFIG),
+            bindparam("query_text", type_=Text),
+        ).label("query")
+    ).subquery("parsed")
+    # MATERIALIZED: parsed once, not once per chunk.
+    query = (
+        select(parsed.c.query)
+        .where(func.numnode(parsed.c.query) > 0)
+        .cte("text_query")
+        .prefix_with("MATERIALIZED")
+    )
+    relevance = func.ts_rank_cd(TranscriptChunk.text_search, query.c.query).label("relevance")
+    matches = (
+        _session_chunks(filtered, TranscriptChunk.id.label("chunk_id"), relevance)
+        .join(query, TranscriptChunk.text_search.bool_op("@@")(query.c.query))
+        .order_by(relevance.desc(), TranscriptChunk.id)
+        .limit(bindparam("text_limit", type_=Integer))
+        .subquery("matches")
+    )
+    rank = func.row_number().over(order_by=(matches.c.relevance.desc(), matches.c.chunk_id))
+    return select(matches.c.chunk_id, rank.label("rank")).cte("text_side")
+
+
+def _reciprocal_rank(rank: ColumnElement[Any]) -> ColumnElement[Any]:
+    """1 / (rrf_k + rank) in double precision; NULL when the rank is NULL."""
+    return literal_column("1.0", Double()) / (bindparam("rrf_k", type_=Double()) + rank)
+
+
+def _with_chunk_details(ranked: CTE) -> Select[Any]:
+    """The top `k` of `ranked` (chunk_id, vector_rank, text_rank, score) as `RetrievedChunk`
+    columns: by score, then vector rank (absent last), then chunk id."""
+    return (
+        select(
+            TranscriptChunk.id,
+            Transcript.video_id,
+            func.coalesce(Transcript.title, Video.title),
+            TranscriptChunk.start_seconds,
+            TranscriptChunk.end_seconds,
+            TranscriptChunk.text,
+            ranked.c.vector_rank,
+            ranked.c.text_rank,
+            ranked.c.score,
+        )
+        .select_from(ranked)
+        .join(TranscriptChunk, TranscriptChunk.id == ranked.c.chunk_id)
+        .join(Transcript, Transcript.id == TranscriptChunk.transcript_id)
+        .join(Video, Video.id == Transcript.video_id)
+        .order_by(
+            ranked.c.score.desc(),
+            ranked.c.vector_rank.asc().nulls_last(),
+            ranked.c.chunk_id,
+        )
+        .limit(bindparam("k", type_=Integer))
+    )

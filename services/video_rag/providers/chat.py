@@ -1,0 +1,352 @@
+"""Answer generation behind one interface: any LangChain chat model (OpenAI, Azure OpenAI and
+OpenAI-compatible servers through langchain-openai), and an offline extractive answerer that
+needs no model and no network.
+
+langchain-core and langchain-openai are imported on first use, never when this module is imported,
+so that indexing the function app stays fast.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Final, Protocol
+
+from services.video_rag.domain.prompts import (
+    CONDENSE_INSTRUCTIONS,
+    NO_ANSWER,
+    SYSTEM_INSTRUCTIONS,
+    HistoryMessage,
+    Passage,
+    content_words,
+    format_passages,
+    format_timestamp,
+    offline_standalone_question,
+)
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
+    from langchain_core.messages import BaseMessage
+    from langchain_core.runnables import Runnable
+
+    from services.video_rag.settings import Settings
+
+__all__ = [
+    "ANSWER_TEMPLATE",
+    "CONDENSE_TEMPLATE",
+    "Answerer",
+    "ChatFailed",
+    "ChatTimeout",
+    "LangChainAnswerer",
+    "OfflineExtractiveAnswerer",
+    "build_answerer",
+]
+
+logger = logging.getLogger(__name__)
+
+# The human turn of each prompt; the system turn is SYSTEM_INSTRUCTIONS / CONDENSE_INSTRUCTIONS.
+ANSWER_TEMPLATE: Final = "Passages:\n{passages}\n\nQuestion: {question}"
+CONDENSE_TEMPLATE: Final = "Conversation:\n{conversation}\n\nFollow-up question: {question}"
+
+
+class ChatFailed(Exception):
+    """The language model failed; the message is safe to show a client (no keys, no bodies)."""
+
+
+class ChatTimeout(Exception):
+    """The language model did not answer in time."""
+
+
+class Answerer(Protocol):
+    """What the chat service needs to turn retrieved passages into an answer."""
+
+    model_label: str
+
+    def standalone_question(self, question: str, history: Sequence[HistoryMessage]) -> str:
+        """`question` rewritten so that it can be understood without `history`."""
+        ...
+
+    def answer(
+        self, question: str, passages: Sequence[Passage], history: Sequence[HistoryMessage]
+    ) -> str:
+        """An answer to `question` from `passages`, citing them as ``[n]``, or NO_ANSWER."""
+        ...
+
+
+# Timeout exception classes by module; a module that was never imported cannot have raised one.
+_TIMEOUT_CLASSES: Final = (
+    ("openai", "APITimeoutError"),
+    ("httpx", "TimeoutException"),
+    ("httpx2", "TimeoutException"),
+)
+_SECRETS: Final = re.compile(
+    r"(sk-[A-Za-z0-9_\-]{6,}|(?:api[-_ ]?key|authorization|bearer|token)[\"':=\s]+[^\s,;\"'}]+)",
+    re.IGNORECASE,
+)
+
+
+def _is_timeout(error: BaseException) -> bool:
+    """Whether `error`, or an exception it was raised from, is a timeout."""
+    classes: list[type] = [TimeoutError]
+    for module_name, class_name in _TIMEOUT_CLASSES:
+        module = sys.modules.get(module_name)
+        candidate = getattr(module, class_name, None) if module is not None else None
+        if isinstance(candidate, type):
+            classes.append(candidate)
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        if isinstance(current, tuple(classes)):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def _status_code(error: BaseException) -> int | None:
+    status = getattr(error, "status_code", None)
+    return status if isinstance(status, int) else None
+
+
+def _describe(error: BaseException) -> str:
+    """Type, HTTP status and a shortened message of `error`, with anything key-like redacted."""
+    status = _status_code(error)
+    message = _SECRETS.sub("[redacted]", " ".join(str(error).split()))
+    if len(message) > 300:
+        message = message[:300] + "…"
+    return f"{type(error).__name__}" + (f" (HTTP {status})" if status else "") + f": {message}"
+
+
+def _to_messages(history: Sequence[HistoryMessage]) -> list[BaseMessage]:
+    from langchain_core.messages import AIMessage, HumanMessage
+
+    return [HumanMessage(m.content) if m.role == "user" else AIMessage(m.content) for m in history]
+
+
+def _render_conversation(history: Sequence[HistoryMessage]) -> str:
+    return "\n".join(
+        f"{'User' if m.role == 'user' else 'Assistant'}: {' '.join(m.content.split())}"
+        for m in history
+    )
+
+
+class LangChainAnswerer:
+    """Answers with a LangChain chat model through two LCEL chains (built on first use).
+
+    The answer chain is ``SYSTEM_INSTRUCTIONS``, the history as Human/AI messages, then
+    `ANSWER_TEMPLATE` with the formatted passages and the question; the condense chain is
+    ``CONDENSE_INSTRUCTIONS`` then `CONDENSE_TEMPLATE` with the conversation as text. Provider
+    errors become ChatTimeout or ChatFailed.
+    """
+
+    def __init__(self, model: BaseChatModel, model_label: str) -> None:
+        self.model = model
+        self.model_label = model_label
+        self._answer_chain: Runnable[dict[str, Any], str] | None = None
+        self._condense_chain: Runnable[dict[str, Any], str] | None = None
+
+    def _chains(self) -> tuple[Runnable[dict[str, Any], str], Runnable[dict[str, Any], str]]:
+        if self._answer_chain is None or self._condense_chain is None:
+            from langchain_core.output_parsers import StrOutputParser
+            from langchain_core.prompts import ChatPromptTemplate, MessagesPlaceholder
+
+            answer_prompt = ChatPromptTemplate(
+                [
+                    ("system", SYSTEM_INSTRUCTIONS),
+                    MessagesPlaceholder("history"),
+                    ("human", ANSWER_TEMPLATE),
+                ]
+            )
+            condense_prompt = ChatPromptTemplate(
+                [("system", CONDENSE_INSTRUCTIONS), ("human", CONDENSE_TEMPLATE)]
+            )
+            # Racing threads may both build the chains; they are equivalent and stateless.
+            self._answer_chain = answer_prompt | self.model | StrOutputParser()
+            self._condense_chain = condense_prompt | self.model | StrOutputParser()
+        return self._answer_chain, self._condense_chain
+
+    def standalone_question(self, question: str, history: Sequence[HistoryMessage]) -> str:
+        """Ask the model to rewrite a follow-up; no call (and no change) without history.
+
+        An empty rewrite falls back to the original question.
+        """
+        if not history:
+            return question
+        _, condense = self._chains()
+        inputs = {"conversation": _render_conversation(history), "question": question}
+        rewritten = self._invoke(condense, inputs, "condense").strip()
+        if len(rewritten) >= 2 and rewritten[0] == rewritten[-1] and rewritten[0] in "\"'“”":
+            rewritten = rewritten[1:-1].strip()
+        return rewritten or question
+
+    def answer(
+        self, question: str, passages: Sequence[Passage], history: Sequence[HistoryMessage]
+    ) -> str:
+        """The model's answer (stripped). With no passages: NO_ANSWER, without calling it."""
+        if not passages:
+            return NO_ANSWER
+        answer, _ = self._chains()
+        inputs = {
+            "history": _to_messages(history),
+            "passages": format_passages(passages),
+            "question": question,
+        }
+        text = self._invoke(answer, inputs, "answer").strip()
+        if not text:
+            raise ChatFailed("the language model returned an empty answer")
+        return text
+
+    def _invoke(
+        self, chain: Runnable[dict[str, Any], str], inputs: Mapping[str, Any], step: str
+    ) -> str:
+        try:
+            result = chain.invoke(dict(inputs))
+        except (ChatFailed, ChatTimeout):
+            raise
+        except Exception as exc:
+            if _is_timeout(exc):
+                logger.warning("chat %s timed out: %s", step, _describe(exc))
+                raise ChatTimeout("the language model did not answer in time") from exc
+            logger.warning("chat %s failed: %s", step, _describe(exc))
+            status = _status_code(exc)
+            reason = f"HTTP {status}" if status else type(exc).__name__
+            raise ChatFailed(f"the language model request failed ({reason})") from exc
+        return result if isinstance(result, str) else str(result)
+
+
+_SENTENCE_BREAK: Final = re.compile(r"(?<=[.!?…])[\"'”’)]*\s+")
+_ANNOTATION: Final = re.compile(r"\[[^\]]*\]|【[^】]*】|[♪♫]")
+_MAX_QUOTE_CHARS: Final = 240
+_WORDS_BEFORE_MATCH: Final = 12
+
+
+def _stem(word: str) -> str:
+    """A crude English stem: plural and -ing/-ed endings off, so "batteries" meets "battery"."""
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 4 and word.endswith(("sses", "xes", "zes", "ches", "shes")):
+        return word[:-2]
+    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        word = word[:-1]
+    for suffix in ("ing", "ed"):
+        if len(word) - len(suffix) >= 3 and word.endswith(suffix):
+            word = word[: -len(suffix)]
+            break
+    if len(word) > 3 and word.endswith("e"):
+        word = word[:-1]
+    return word
+
+
+def _terms(text: str) -> set[str]:
+    return {_stem(word) for word in content_words(text)}
+
+
+def _shorten(sentence: str, terms: set[str]) -> str:
+    """`sentence`, or a window of it around its first matching word when it is too long."""
+    if len(sentence) <= _MAX_QUOTE_CHARS:
+        return sentence
+    words = sentence.split()
+    first = next((i for i, w in enumerate(words) if _terms(w) & terms), 0)
+    start = max(0, first - _WORDS_BEFORE_MATCH)
+    end = start
+    while end < len(words) and len(" ".join(words[start : end + 1])) <= _MAX_QUOTE_CHARS:
+        end += 1
+    end = max(end, start + 1)
+    quote = " ".join(words[start:end])
+    return ("…" if start > 0 else "") + quote + ("…" if end < len(words) else "")
+
+
+class OfflineExtractiveAnswerer:
+    """Answers without a model by quoting the passages that best match the question.
+
+    Passages are ranked by how many of the question's content words (stop words dropped, crudely
+    stemmed) their text shares, then by matches in the video title, then by number; the best
+    passage, and the runner-up if it matches more than half as well, are quoted: the sentence
+    with the most matching words, with the video, start time and citation marker::
+
+        From "Surface Go Review" at 1:24: "The battery lasts about nine hours." [1]
+
+    NO_ANSWER when no passage text shares a content word with the question. Deterministic.
+    """
+
+    model_label: str = "offline-extractive"
+
+    def standalone_question(self, question: str, history: Sequence[HistoryMessage]) -> str:
+        """The offline follow-up rule: `offline_standalone_question`."""
+        return offline_standalone_question(question, history)
+
+    def answer(
+        self, question: str, passages: Sequence[Passage], history: Sequence[HistoryMessage]
+    ) -> str:
+        """Quote the best one or two passages with their markers, or NO_ANSWER."""
+        wanted = _terms(question)
+        if not wanted:
+            return NO_ANSWER
+        ranked: list[tuple[int, int, Passage]] = []
+        for passage in passages:
+            in_text = len(wanted & _terms(passage.text))
+            if in_text:
+                score = in_text + len(wanted & _terms(passage.title or ""))
+                ranked.append((score, in_text, passage))
+        if not ranked:
+            return NO_ANSWER
+        ranked.sort(key=lambda item: (-item[0], -item[1], item[2].number))
+        best_score = ranked[0][0]
+        lines: list[str] = []
+        quoted: set[str] = set()
+        for score, _, passage in ranked[:2]:
+            if lines and score * 2 <= best_score:
+                break
+            quote = self._best_sentence(passage.text, wanted)
+            if quote and quote not in quoted:
+                quoted.add(quote)
+                lines.append(self._cite(passage, quote))
+        return "\n".join(lines) or NO_ANSWER
+
+    @staticmethod
+    def _best_sentence(text: str, wanted: set[str]) -> str:
+        best, best_matches = "", 0
+        for raw in _SENTENCE_BREAK.split(text):
+            sentence = " ".join(_ANNOTATION.sub(" ", raw).split())
+            matches = len(wanted & _terms(sentence))
+            if matches > best_matches:
+                best, best_matches = sentence, matches
+        return _shorten(best, wanted) if best else ""
+
+    @staticmethod
+    def _cite(passage: Passage, quote: str) -> str:
+        video = f'"{passage.title}"' if passage.title else f"video {passage.video_id}"
+        when = format_timestamp(passage.start_seconds)
+        return f'From {video} at {when}: "{quote}" [{passage.number}]'
+
+
+def build_answerer(settings: Settings, *, timeout_seconds: float = 30.0) -> Answerer:
+    """The answerer the settings ask for. langchain-openai is imported only here."""
+    if settings.llm_provider == "offline":
+        return OfflineExtractiveAnswerer()
+    if settings.llm_provider == "azure_openai":
+        from langchain_openai import AzureChatOpenAI
+
+        azure = AzureChatOpenAI(
+            azure_endpoint=settings.azure_openai_endpoint,
+            azure_deployment=settings.azure_openai_chat_deployment or settings.chat_model,
+            api_version=settings.azure_openai_api_version,
+            api_key=settings.azure_openai_api_key,  # type: ignore[arg-type]
+            timeout=timeout_seconds,
+            max_retries=1,
+            temperature=0,
+        )
+        return LangChainAnswerer(azure, settings.chat_model_label)
+    from langchain_openai import ChatOpenAI
+
+    model = ChatOpenAI(
+        model=settings.chat_model,
+        api_key=settings.openai_api_key or "not-needed",  # type: ignore[arg-type]
+        base_url=settings.openai_base_url,
+        timeout=timeout_seconds,
+        max_retries=1,
+        temperature=0,
+    )
+    return LangChainAnswerer(model, settings.chat_model_label)

@@ -1,0 +1,199 @@
+"""Chat use cases: ask a question (retrieve, generate, cite, store), read and clear the history.
+
+Asking runs in three steps so that no transaction stays open while a model works: (1) check the
+session, its videos and its rate limit, and load the recent history; (2) condense a follow-up into
+a standalone question, embed it, retrieve passages (hybrid, exact, inside the session), and
+generate the answer; (3) store the question and the answer together. A failure anywhere before (3)
+stores nothing, so the client may simply retry.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from services.video_rag.domain.citations import extract_citations
+from services.video_rag.domain.errors import (
+    InvalidRequest,
+    LlmError,
+    NoVideos,
+    RateLimited,
+    UpstreamError,
+    UpstreamTimeout,
+    VideoNotFound,
+)
+from services.video_rag.domain.prompts import NO_ANSWER, HistoryMessage, Passage, trim_history
+from services.video_rag.domain.youtube_urls import watch_url
+from services.video_rag.service.sessions import authenticate, require_token
+
+if TYPE_CHECKING:
+    from services.video_rag.bootstrap import Dependencies
+    from services.video_rag.db.repositories import ChatRepository, MessageRow
+
+RATE_WINDOW_SECONDS = 60
+# How many stored messages are read before trimming them to the token budget.
+HISTORY_MESSAGES = 20
+
+
+@dataclass(frozen=True)
+class Source:
+    """A cited passage: `id` is the number of its [n] marker in the answer."""
+
+    id: int
+    video_id: str
+    title: str | None
+    start_seconds: float
+    end_seconds: float
+    url: str
+    text: str
+
+
+@dataclass(frozen=True)
+class ChatAnswer:
+    message_id: uuid.UUID
+    answer: str
+    sources: list[Source]
+    model: str
+
+
+def ask(
+    deps: Dependencies, token: str | None, question: str, video_ids: Sequence[str] | None
+) -> ChatAnswer:
+    """Answer `question` from the caller's videos (or only `video_ids`), with citations."""
+    token_hash = require_token(token)
+    question = _valid_question(question, deps.settings.max_message_chars)
+    settings = deps.settings
+    now = deps.clock()
+    with deps.uow() as uow:
+        session = authenticate(uow, token_hash, now)
+        available = set(uow.chat.session_video_ids(session.id))
+        if not available:
+            raise NoVideos()
+        if video_ids is not None and not set(video_ids) <= available:
+            raise VideoNotFound("this session has no video with some of the given video_ids")
+        _take_slot(uow.chat, session.id, now, settings.chat_rate_limit_per_minute)
+        history = _history(uow.chat.messages(session.id, HISTORY_MESSAGES))
+        uow.commit()  # the question counts against the rate limit even if answering fails
+
+    history = trim_history(history, settings.history_token_budget)
+    answerer = deps.get_answerer()
+    standalone = _call_model(lambda: answerer.standalone_question(question, history))
+    passages = _retrieve(deps, session.id, standalone, video_ids)
+    if passages:
+        raw = _call_model(lambda: answerer.answer(question, passages, history))
+    else:
+        raw = NO_ANSWER
+    answer, cited = extract_citations(raw, {p.number for p in passages})
+    by_number = {p.number: p for p in passages}
+    sources = [_source(by_number[n]) for n in cited]
+
+    with deps.uow() as uow:
+        session = authenticate(uow, token_hash, deps.clock())
+        message_id = uow.chat.add_exchange(
+            session.id, question, answer, [vars(s) for s in sources], deps.clock()
+        )
+        uow.commit()
+    return ChatAnswer(message_id, answer, sources, answerer.model_label)
+
+
+def list_messages(deps: Dependencies, token: str | None, newest: int | None) -> list[MessageRow]:
+    """The caller's chat history, oldest first (only the newest `newest` when given)."""
+    token_hash = require_token(token)
+    with deps.uow() as uow:
+        session = authenticate(uow, token_hash, deps.clock())
+        return uow.chat.messages(session.id, newest)
+
+
+def clear_messages(deps: Dependencies, token: str | None) -> None:
+    """Delete the caller's chat history; its videos stay."""
+    token_hash = require_token(token)
+    with deps.uow() as uow:
+        session = authenticate(uow, token_hash, deps.clock())
+        uow.chat.clear(session.id)
+        uow.commit()
+
+
+def _valid_question(question: str, max_chars: int) -> str:
+    stripped = question.strip()
+    problem = None
+    if not stripped:
+        problem = "must not be empty"
+    elif len(stripped) > max_chars:
+        problem = f"must be at most {max_chars} characters (got {len(stripped)})"
+    if problem is not None:
+        raise InvalidRequest(
+            "the message is invalid",
+            details=[{"field": "message", "message": problem, "type": "message"}],
+        )
+    return stripped
+
+
+def _take_slot(chat: ChatRepository, session_id: uuid.UUID, now: datetime, limit: int) -> None:
+    if limit == 0:
+        return
+    started, count = chat.take_question_slot(session_id, now, RATE_WINDOW_SECONDS)
+    if count > limit:
+        remaining = (started - now).total_seconds() + RATE_WINDOW_SECONDS
+        raise RateLimited(max(1, math.ceil(remaining)))
+
+
+def _history(rows: Sequence[MessageRow]) -> list[HistoryMessage]:
+    return [
+        HistoryMessage("user" if row.role == "user" else "assistant", row.content) for row in rows
+    ]
+
+
+def _call_model(call: Callable[[], str]) -> str:
+    from services.video_rag.providers.chat import ChatFailed, ChatTimeout
+
+    try:
+        return str(call())
+    except ChatTimeout:
+        raise UpstreamTimeout() from None
+    except ChatFailed as exc:
+        raise LlmError(str(exc) or None) from None
+
+
+def _retrieve(
+    deps: Dependencies,
+    session_id: uuid.UUID,
+    query: str,
+    video_ids: Sequence[str] | None,
+) -> list[Passage]:
+    from services.video_rag.providers.embeddings import EmbeddingFailed
+
+    try:
+        embedding = deps.get_embedder().embed_query(query)
+    except EmbeddingFailed as exc:
+        raise UpstreamError(str(exc)) from None
+    with deps.uow() as uow:
+        chunks = uow.retrieval.hybrid_search(
+            session_id, embedding, query, k=deps.settings.retrieval_k, video_ids=video_ids
+        )
+    return [
+        Passage(
+            number=index,
+            video_id=chunk.video_id,
+            title=chunk.title,
+            start_seconds=chunk.start_seconds,
+            end_seconds=chunk.end_seconds,
+            text=chunk.text,
+        )
+        for index, chunk in enumerate(chunks, start=1)
+    ]
+
+
+def _source(passage: Passage) -> Source:
+    return Source(
+        id=passage.number,
+        video_id=passage.video_id,
+        title=passage.title,
+        start_seconds=passage.start_seconds,
+        end_seconds=passage.end_seconds,
+        url=watch_url(passage.video_id, passage.start_seconds),
+        text=passage.text,
+    )
