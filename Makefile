@@ -25,6 +25,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m benchmarks.ingest
+	$(PY) -m benchmarks.retrieval
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

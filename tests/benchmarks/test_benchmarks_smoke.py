@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from benchmarks import ingest
+from benchmarks import ingest, retrieval
 
 pytestmark = [pytest.mark.db]
 
@@ -17,3 +17,13 @@ def test_ingest_benchmark_runs(
     assert figures["ingest_ms"] > 0
     assert figures["baseline_ms"] > 0
     assert "ingestion outside the fakes" in capsys.readouterr().out
+
+
+def test_retrieval_benchmark_runs(
+    server_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("BENCH_DATABASE_URL", server_url)
+    figures = retrieval.run(sessions=2, chunks=20, queries=5, videos=2, recall_sample=2)
+    assert figures["recall"] == 1.0
+    assert figures["hybrid_ms"] > 0
+    assert "hybrid_search" in capsys.readouterr().out

@@ -222,3 +222,42 @@ def test_clearing_the_history_keeps_the_videos(session_id: str) -> None:
     assert history(session_id) == []
     current = body_of(invoke("GET", "sessions/current", headers={"X-Session-Id": session_id}))
     assert (current["videos"], current["messages"]) == (2, 0)
+
+
+class ConstantEmbeddings:
+    """Every text gets the same vector: the vector side cannot tell passages apart."""
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return [self.embed_query(text) for text in texts]
+
+    def embed_query(self, text: str) -> list[float]:
+        return [1.0] + [0.0] * 1535
+
+
+def test_full_text_side_finds_a_passage_from_a_whole_question(deps: Dependencies) -> None:
+    deps.embedder = ConstantEmbeddings()
+    sid = str(body_of(invoke("POST", "sessions"))["session_id"])
+    segments = [
+        {
+            "text": f"Segment {i} is about nothing in particular, just talk.",
+            "start": i * 60.0,
+            "duration": 60.0,
+        }
+        for i in range(300)
+    ]
+    segments[230] = {
+        "text": "The hinge of the kickstand goes to 165 degrees.",
+        "start": 13800.0,
+        "duration": 60.0,
+    }
+    invoke(
+        "POST",
+        "videos",
+        headers={"X-Session-Id": sid},
+        json_body={
+            "transcripts": [{"video_id": "kickstand01", "format": "segments", "content": segments}]
+        },
+    )
+    body = body_of(ask(sid, "How far does the kickstand hinge open?"))
+    # Retrieval returns 6 of about 15 chunks; only the full-text side can pick the right one.
+    assert "kickstand" in body["sources"][0]["text"]

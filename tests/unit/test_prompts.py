@@ -296,3 +296,12 @@ def test_the_most_recent_question_with_content_words_is_used() -> None:
 def test_a_follow_up_already_naming_the_topic_is_unchanged() -> None:
     question = "How long does he say the Surface battery will last?"
     assert offline_standalone_question(question, HISTORY) == question
+
+
+def test_full_text_query_matches_any_content_word() -> None:
+    from services.video_rag.domain.prompts import full_text_query
+
+    assert full_text_query("How long does the battery last? The battery!") == (
+        "long or battery or last"
+    )
+    assert full_text_query("?? and the") == ""

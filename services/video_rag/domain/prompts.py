@@ -205,6 +205,15 @@ _STOP_WORDS: Final = frozenset(
 )
 
 
+def full_text_query(text: str) -> str:
+    """Web-search syntax (for `websearch_to_tsquery`) matching ANY content word of `text`.
+
+    A whole question would become an AND of all its words, stop words included (the 'simple'
+    configuration keeps them), and would almost never match a passage.
+    """
+    return " or ".join(dict.fromkeys(content_words(text)))
+
+
 def content_words(text: str) -> list[str]:
     """The lower-cased words of `text` that carry meaning, in order, with repeats.
 

@@ -26,7 +26,13 @@ from services.video_rag.domain.errors import (
     UpstreamTimeout,
     VideoNotFound,
 )
-from services.video_rag.domain.prompts import NO_ANSWER, HistoryMessage, Passage, trim_history
+from services.video_rag.domain.prompts import (
+    NO_ANSWER,
+    HistoryMessage,
+    Passage,
+    full_text_query,
+    trim_history,
+)
 from services.video_rag.domain.youtube_urls import watch_url
 from services.video_rag.service.sessions import authenticate, require_token
 
@@ -172,7 +178,11 @@ def _retrieve(
         raise UpstreamError(str(exc)) from None
     with deps.uow() as uow:
         chunks = uow.retrieval.hybrid_search(
-            session_id, embedding, query, k=deps.settings.retrieval_k, video_ids=video_ids
+            session_id,
+            embedding,
+            full_text_query(query),
+            k=deps.settings.retrieval_k,
+            video_ids=video_ids,
         )
     return [
         Passage(
