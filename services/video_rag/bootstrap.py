@@ -129,7 +129,15 @@ def get_dependencies() -> Dependencies:
     if _current is None:
         with _current_lock:
             if _current is None:
-                _current = Dependencies(settings=load_settings())
+                from services.video_rag.diagnostics import (
+                    configure_telemetry,
+                    log_configuration_once,
+                )
+
+                settings = load_settings()
+                log_configuration_once(settings)
+                configure_telemetry(settings)
+                _current = Dependencies(settings=settings)
     return _current
 
 

@@ -88,6 +88,7 @@ class Settings:
     retrieval_k: int = 6
     history_token_budget: int = 1500
     llm_timeout_seconds: int = 30
+    applicationinsights_connection_string: str | None = field(default=None, repr=False)
     problems: tuple[SettingProblem, ...] = ()
 
     @property
@@ -311,6 +312,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         retrieval_k=reader.integer("RETRIEVAL_K", 6, 1, 50),
         history_token_budget=reader.integer("HISTORY_TOKEN_BUDGET", 1500, 0, 100_000),
         llm_timeout_seconds=reader.integer("LLM_TIMEOUT_SECONDS", 30, 1, 600),
+        applicationinsights_connection_string=reader.text("APPLICATIONINSIGHTS_CONNECTION_STRING")[
+            0
+        ],
         problems=tuple(reader.problems),
     )
 

@@ -8,7 +8,6 @@ an empty 404).
 
 from __future__ import annotations
 
-import contextvars
 import json
 import logging
 import re
@@ -20,6 +19,7 @@ import azure.functions as func
 from pydantic import BaseModel, ValidationError
 
 from services.video_rag.bootstrap import get_dependencies
+from services.video_rag.diagnostics import current_invocation_id, invocation
 from services.video_rag.domain.errors import AppError, DatabaseUnavailable
 
 logger = logging.getLogger("video_rag.http")
@@ -53,7 +53,6 @@ STATUS_BY_CODE: Mapping[str, int] = {
 }
 
 _REQUEST_ID_PATTERN = re.compile(r"[A-Za-z0-9._:-]{1,128}")
-_request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 
 
 class RequestError(AppError):
@@ -66,7 +65,7 @@ class RequestError(AppError):
 
 def current_request_id() -> str:
     """The id of the request being handled (for log lines and error bodies)."""
-    return _request_id.get()
+    return current_invocation_id() or "-"
 
 
 def request_id_for(req: func.HttpRequest) -> str:
@@ -147,11 +146,8 @@ def http_endpoint(name: str, **handlers: Handler) -> Handler:
 
     def endpoint(req: func.HttpRequest) -> func.HttpResponse:
         request_id = request_id_for(req)
-        reset_token = _request_id.set(request_id)
-        try:
+        with invocation(request_id):
             response = _dispatch(req, by_method, allowed)
-        finally:
-            _request_id.reset(reset_token)
         response.headers[REQUEST_ID_HEADER] = request_id
         return response
 

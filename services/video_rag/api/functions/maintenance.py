@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+import uuid
 
 import azure.functions as func
 
 from services.video_rag.bootstrap import get_dependencies
+from services.video_rag.diagnostics import invocation
 from services.video_rag.service.maintenance import cleanup_expired_sessions
 from services.video_rag.settings import run_on_startup_from_environment
 
@@ -21,7 +23,8 @@ logger = logging.getLogger(__name__)
     use_monitor=True,
 )
 def session_expire_timer(timer: func.TimerRequest) -> None:
-    if timer.past_due:
-        logger.info("session cleanup is running late")
-    deps = get_dependencies()
-    cleanup_expired_sessions(deps.uow, deps.clock(), deps.settings.session_cleanup_batch_size)
+    with invocation(f"timer-{uuid.uuid4().hex[:12]}"):
+        if timer.past_due:
+            logger.info("session cleanup is running late")
+        deps = get_dependencies()
+        cleanup_expired_sessions(deps.uow, deps.clock(), deps.settings.session_cleanup_batch_size)
