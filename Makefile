@@ -24,6 +24,7 @@ test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: $(STAMP)
+	$(PY) -m benchmarks.cold_start
 	$(PY) -m benchmarks.ingest
 	$(PY) -m benchmarks.retrieval
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from benchmarks import ingest, retrieval
+from benchmarks import cold_start, ingest, retrieval
 
 pytestmark = [pytest.mark.db]
 
@@ -27,3 +27,13 @@ def test_retrieval_benchmark_runs(
     assert figures["recall"] == 1.0
     assert figures["hybrid_ms"] > 0
     assert "hybrid_search" in capsys.readouterr().out
+
+
+def test_cold_start_benchmark_runs(
+    server_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("BENCH_DATABASE_URL", server_url)
+    figures = cold_start.run(runs=1)
+    assert 0 < figures["import_ms"] < figures["baseline_ms"]
+    assert figures["first_session_ms"] > 0
+    assert "first session" in capsys.readouterr().out
