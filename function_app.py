@@ -6,7 +6,7 @@ functions always index; configuration problems are reported by GET /api/health.
 
 import azure.functions as func
 
-from services.video_rag.api.functions import chat, health, maintenance, sessions, videos
+from services.video_rag.api.functions import chat, health, legacy, maintenance, sessions, videos
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 
@@ -14,4 +14,5 @@ app.register_blueprint(sessions.bp)
 app.register_blueprint(health.bp)
 app.register_blueprint(videos.bp)
 app.register_blueprint(chat.bp)
+app.register_blueprint(legacy.bp)
 app.register_blueprint(maintenance.bp)

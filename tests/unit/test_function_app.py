@@ -65,6 +65,11 @@ def test_imports_with_an_empty_environment_and_registers_every_function() -> Non
         "chat": ("chat", ["POST"]),
         "chat_messages": ("chat/messages", ["DELETE", "GET"]),
         "health": ("health", ["GET"]),
+        "getorcreatesession": ("getorcreatesession", ["POST"]),
+        "savevideotranscript": ("savevideotranscript", ["POST"]),
+        "getinference": ("getinference", ["POST"]),
+        "getchatmessagehistory": ("getchatmessagehistory", ["GET"]),
+        "getvideos": ("getvideos", ["GET"]),
     }
     timer = by_name["session_expire_timer"]
     assert timer["type"] == "TimerTrigger"

@@ -1,0 +1,189 @@
+"""Legacy routes: the original project's function URLs and request/response shapes, on top of the
+same services as the modern routes (see "Legacy routes" in docs/API.md).
+
+The session id travels in the request, not in the X-Session-Id header (which these routes ignore):
+as `session_id` in the JSON body, or else as `?session_id=` in the query string. When both are
+given, the body's wins (when it is a string; a null or absent one falls back to the query string).
+GET routes read a JSON body too, because the original front-ends sent one with GET.
+
+Errors keep the JSON error contract of the modern routes; only their messages point to the legacy
+routes and fields (`video_ids`, `query`) instead of the modern ones.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Final, TypeVar
+
+import azure.functions as func
+
+from services.video_rag.api.http import Handler, error_response, http_endpoint, json_response
+from services.video_rag.api.http import parse_json as parse_body
+from services.video_rag.api.legacy_schemas import (
+    ChatMessageHistoryResponse,
+    GetInferenceRequest,
+    GetOrCreateSessionRequest,
+    InferenceResponse,
+    LegacyChatMessage,
+    LegacySessionResponse,
+    LegacyVideo,
+    LegacyVideosResponse,
+    SaveVideoTranscriptRequest,
+    SaveVideoTranscriptResponse,
+    SessionLookup,
+)
+from services.video_rag.bootstrap import get_dependencies
+from services.video_rag.domain.errors import AppError, InvalidRequest
+from services.video_rag.service import chat as chat_service
+from services.video_rag.service import sessions as session_service
+from services.video_rag.service import videos as video_service
+
+bp = func.Blueprint()
+
+LookupT = TypeVar("LookupT", bound=SessionLookup)
+
+HUMAN: Final = 1
+"""`chat_message_type_id` of a user's message."""
+AI: Final = 2
+"""`chat_message_type_id` of an assistant's message."""
+
+_GET_ONE = "get one with POST /api/getorcreatesession"
+_LEGACY_MESSAGES: Mapping[str, str] = {
+    "session_required": "send your session id as `session_id` in the JSON body or the query "
+    f"string ({_GET_ONE})",
+    "session_not_found": f"no such session; {_GET_ONE}",
+    "session_expired": f"this session has expired; {_GET_ONE}",
+    "no_videos": "add a video to this session first (POST /api/savevideotranscript)",
+}
+
+
+def get_or_create_session(req: func.HttpRequest) -> func.HttpResponse:
+    """The live session named in the request (200), or a new one (201)."""
+    _, token = _parse(req, GetOrCreateSessionRequest)
+    deps = get_dependencies()
+    info, created = session_service.get_or_create_session(
+        deps.uow(), token, deps.clock(), deps.settings.session_expire_minutes
+    )
+    response = LegacySessionResponse(session_id=info.session_id, create_date=info.created_at)
+    return json_response(response, 201 if created else 200)
+
+
+def save_video_transcript(req: func.HttpRequest) -> func.HttpResponse:
+    """Add videos (ids or URLs) in the session's default languages; 200 even when some fail."""
+    body, token = _parse(req, SaveVideoTranscriptRequest)
+    deps = get_dependencies()
+    session_id = session_service.session_key(deps.uow(), token, deps.clock())
+    languages = list(deps.settings.youtube_languages)
+    items = video_service.prepare_items(
+        body.video_ids,
+        [],
+        default_language=languages[0],
+        max_items=deps.settings.max_videos_per_request,
+        max_characters=deps.settings.max_transcript_chars,
+    )
+    results = video_service.add_videos(deps, session_id, items, languages)
+    present = [r.video_id for r in results if r.status != "failed" and r.video_id is not None]
+    return json_response(
+        SaveVideoTranscriptResponse(
+            successful_video_ids=list(dict.fromkeys(present)),
+            failed_video_ids=[r.input for r in results if r.status == "failed"],
+        )
+    )
+
+
+def get_inference(req: func.HttpRequest) -> func.HttpResponse:
+    """Answer a question from all the session's videos; `create_date` is ignored."""
+    body, token = _parse(req, GetInferenceRequest)
+    answer = chat_service.ask(get_dependencies(), token, body.query, None)
+    return json_response(InferenceResponse(response=answer.answer))
+
+
+def get_chat_message_history(req: func.HttpRequest) -> func.HttpResponse:
+    """The session's chat history, oldest first, numbered from 1."""
+    _, token = _parse(req, SessionLookup)
+    rows = chat_service.list_messages(get_dependencies(), token, None)
+    messages = [
+        LegacyChatMessage(
+            chat_message_id=position,
+            chat_message_type_id=HUMAN if row.role == "user" else AI,
+            content=row.content,
+        )
+        for position, row in enumerate(rows, start=1)
+    ]
+    return json_response(ChatMessageHistoryResponse(session_id=str(token), chat_messages=messages))
+
+
+def get_videos(req: func.HttpRequest) -> func.HttpResponse:
+    """The session's videos in the order they were added, numbered from 1."""
+    _, token = _parse(req, SessionLookup)
+    views = video_service.list_videos(get_dependencies(), token)
+    videos = [
+        LegacyVideo(
+            video_id=position,
+            external_video_id=view.video_id,
+            session_id=str(token),
+            create_date=view.added_at,
+        )
+        for position, view in enumerate(views, start=1)
+    ]
+    return json_response(LegacyVideosResponse(videos=videos))
+
+
+def _parse(req: func.HttpRequest, model: type[LookupT]) -> tuple[LookupT, str | None]:
+    """The JSON body as `model` (an empty body counts as `{}`) and the session id: the body's
+    when it is a string, else the query string's."""
+    body = parse_body(req, model, empty_ok=True)
+    token = body.session_id if body.session_id is not None else req.params.get("session_id")
+    return body, token
+
+
+def _legacy(handler: Handler, **field_names: str) -> Handler:
+    """Wrap a handler so that its errors speak in legacy terms: session and no-videos messages
+    name the legacy routes, and validation details of the services name the legacy fields
+    (`field_names` maps a service's field name to the legacy one)."""
+
+    def legacy_handler(req: func.HttpRequest) -> func.HttpResponse:
+        try:
+            return handler(req)
+        except InvalidRequest as exc:
+            details = [_renamed(detail, field_names) for detail in exc.details or []]
+            return error_response(exc.code, _summary(details) or exc.message, details, exc.headers)
+        except AppError as exc:
+            if exc.code not in _LEGACY_MESSAGES:
+                raise
+            return error_response(exc.code, _LEGACY_MESSAGES[exc.code], exc.details, exc.headers)
+
+    return legacy_handler
+
+
+def _renamed(detail: Any, field_names: Mapping[str, str]) -> Any:
+    if not isinstance(detail, dict) or "field" not in detail:
+        return detail
+    return {**detail, "field": field_names.get(detail["field"], detail["field"])}
+
+
+def _summary(details: list[Any]) -> str:
+    """`field: problem; ...` of the details that name both (the services' own messages name the
+    modern fields)."""
+    return "; ".join(
+        f"{d['field']}: {d['message']}"
+        for d in details
+        if isinstance(d, dict) and "field" in d and "message" in d
+    )
+
+
+ENDPOINTS: Mapping[str, Handler] = {
+    "getorcreatesession": http_endpoint("getorcreatesession", POST=_legacy(get_or_create_session)),
+    "savevideotranscript": http_endpoint(
+        "savevideotranscript", POST=_legacy(save_video_transcript, urls="video_ids")
+    ),
+    "getinference": http_endpoint("getinference", POST=_legacy(get_inference, message="query")),
+    "getchatmessagehistory": http_endpoint(
+        "getchatmessagehistory", GET=_legacy(get_chat_message_history)
+    ),
+    "getvideos": http_endpoint("getvideos", GET=_legacy(get_videos)),
+}
+"""Route -> Azure function (named like its route), for the blueprint and for direct calls."""
+
+for _route, _endpoint in ENDPOINTS.items():
+    bp.route(route=_route, auth_level=func.AuthLevel.ANONYMOUS)(_endpoint)
