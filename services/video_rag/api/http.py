@@ -129,7 +129,18 @@ def parse_json(req: func.HttpRequest, model: type[ModelT], *, empty_ok: bool = F
         raise RequestError("invalid_json", f"the request body is not valid JSON: {exc}") from None
     if not isinstance(data, dict):
         raise RequestError("invalid_json", "the request body must be a JSON object")
+    _reject_lone_surrogates(data)
     return model.model_validate(data)
+
+
+def _reject_lone_surrogates(data: Any) -> None:
+    """Reject `\\ud800`-style escapes: they decode to strings that are not Unicode."""
+    try:
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise RequestError(
+            "invalid_json", "the request body contains an invalid \\u escape (a lone surrogate)"
+        ) from None
 
 
 def session_token(req: func.HttpRequest) -> str | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer
 
 
 def _iso_utc(value: datetime) -> str:
@@ -70,9 +70,17 @@ VideoId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{11}$", description="YouT
 LanguageCode = Annotated[str, Field(pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$", max_length=35)]
 
 
+def _printable(value: str | None) -> str | None:
+    """Drop control characters (NUL cannot even be stored); None when nothing is left."""
+    if value is None:
+        return None
+    cleaned = "".join(ch for ch in value if ch in "\t" or (ch >= " " and ch != "\x7f")).strip()
+    return cleaned or None
+
+
 class TranscriptUploadIn(RequestBody):
     video_id: VideoId
-    title: Annotated[str, Field(max_length=500)] | None = None
+    title: Annotated[str | None, Field(max_length=500), AfterValidator(_printable)] = None
     language: LanguageCode | None = None
     format: Literal["vtt", "srt", "segments"]
     content: str | list[dict[str, Any]] = Field(

@@ -10,6 +10,7 @@ stores nothing, so the client may simply retry.
 from __future__ import annotations
 
 import math
+import re
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -41,6 +42,8 @@ if TYPE_CHECKING:
     from services.video_rag.db.repositories import ChatRepository, MessageRow
 
 RATE_WINDOW_SECONDS = 60
+# C0 control characters other than tab and newlines (PostgreSQL text cannot even hold NUL).
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 # How many stored messages are read before trimming them to the token budget.
 HISTORY_MESSAGES = 20
 
@@ -124,7 +127,7 @@ def clear_messages(deps: Dependencies, token: str | None) -> None:
 
 
 def _valid_question(question: str, max_chars: int) -> str:
-    stripped = question.strip()
+    stripped = _CONTROL_CHARACTERS.sub("", question).strip()
     problem = None
     if not stripped:
         problem = "must not be empty"
