@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench lint format migrate clean-db
+.PHONY: run test browser-deps bench lint format migrate clean-db
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -20,7 +20,15 @@ local.settings.json:
 run: $(STAMP) local.settings.json
 	$(PY) -m local_host
 
-test: $(STAMP)
+# The browser tests drive Debian's Chromium; without it (not root, no apt) they are skipped, with
+# the reason printed in the test summary.
+browser-deps:
+	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
+	  && echo "Installing Chromium for the browser tests..." \
+	  && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null 2>&1; } \
+	  || echo "Chromium is not installed: the browser tests will be skipped."
+
+test: $(STAMP) browser-deps
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: $(STAMP)

@@ -6,7 +6,16 @@ functions always index; configuration problems are reported by GET /api/health.
 
 import azure.functions as func
 
-from services.video_rag.api.functions import chat, health, legacy, maintenance, sessions, videos
+from services.video_rag.api.functions import (
+    chat,
+    health,
+    legacy,
+    maintenance,
+    openapi,
+    sessions,
+    ui,
+    videos,
+)
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
 
@@ -15,4 +24,6 @@ app.register_blueprint(health.bp)
 app.register_blueprint(videos.bp)
 app.register_blueprint(chat.bp)
 app.register_blueprint(legacy.bp)
+app.register_blueprint(ui.bp)
+app.register_blueprint(openapi.bp)
 app.register_blueprint(maintenance.bp)

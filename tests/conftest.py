@@ -114,3 +114,13 @@ def db(deps: Dependencies) -> Iterator[Session]:
     """A plain ORM session on the test database, for arranging and inspecting rows."""
     with Session(deps.engine, expire_on_commit=False) as session:
         yield session
+
+
+@pytest.fixture
+def server_tmp() -> Iterator[Path]:
+    """A private temporary folder for a PostgreSQL data directory. Not under pytest's tmp_path:
+    pytest keeps its root private (0700) to the user it runs as, and the embedded server runs as
+    another OS user when the tests run as root."""
+    folder = Path(tempfile.mkdtemp(prefix="video-rag-test-"))
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)

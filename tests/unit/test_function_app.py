@@ -70,6 +70,8 @@ def test_imports_with_an_empty_environment_and_registers_every_function() -> Non
         "getinference": ("getinference", ["POST"]),
         "getchatmessagehistory": ("getchatmessagehistory", ["GET"]),
         "getvideos": ("getvideos", ["GET"]),
+        "ui": ("ui", ["GET"]),
+        "openapi": ("openapi.json", ["GET"]),
     }
     timer = by_name["session_expire_timer"]
     assert timer["type"] == "TimerTrigger"

@@ -1,0 +1,794 @@
+"""The OpenAPI 3.1 document of the HTTP API (docs/API.md), generated from the pydantic models.
+
+`OPERATIONS` is the declarative table of every operation: method, path, operationId, request
+model, response models per status, the error statuses it can answer, whether it needs the
+`X-Session-Id` header, its query parameters and its request examples. `build_openapi()` turns the
+table into the document; `tools/generate_requests.py` turns it into request collections.
+
+Importing this module is cheap (no schema is generated and nothing touches a database): the
+document is built on first use and cached for the life of the process.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, TypeAdapter
+from pydantic.json_schema import JsonSchemaMode, models_json_schema
+
+from services.video_rag.api import legacy_schemas as legacy
+from services.video_rag.api import schemas
+from services.video_rag.api.http import REQUEST_ID_HEADER, SESSION_HEADER, STATUS_BY_CODE
+
+OPENAPI_VERSION: Final = "3.1.0"
+API_TITLE: Final = "Video RAG API"
+API_VERSION: Final = "0.1.0"
+"""`info.version`: the version of the HTTP contract (kept equal to pyproject's version)."""
+LOCAL_SERVER: Final = "http://localhost:7071/api"
+JSON: Final = "application/json"
+HTML: Final = "text/html"
+SECURITY_SCHEME: Final = "sessionId"
+"""Name of the `X-Session-Id` API-key security scheme in `components.securitySchemes`."""
+
+EXAMPLE_SESSION_ID: Final = "q3VxExampleSessionIdKeepItSecret0"
+"""The session id used in request examples; request collections replace it with a variable."""
+EXAMPLE_VIDEO_ID: Final = "GJLlxj_dtq8"
+"""A YouTube video id used in examples (added by URL)."""
+EXAMPLE_UPLOADED_VIDEO_ID: Final = "abcdefghijk"
+"""The video id of the transcript uploaded in examples."""
+EXAMPLE_VTT: Final = (
+    "WEBVTT\n\n"
+    "00:00:01.000 --> 00:00:04.000\nThe battery lasts about nine hours in my test.\n\n"
+    "00:00:04.000 --> 00:00:08.000\nThe keyboard cover is sold separately.\n"
+)
+
+_REF_TEMPLATE: Final = "#/components/schemas/{model}"
+_REQUEST_ID_PATTERN: Final = r"^[A-Za-z0-9._:-]{1,128}$"
+
+HttpMethod = Literal["GET", "POST", "DELETE"]
+SessionUse = Literal["required", "optional", "none", "legacy"]
+"""How an operation identifies the caller's session: the `X-Session-Id` header is `required`,
+`optional` (POST /sessions: get-or-create), not used (`none`), or the session id travels in the
+body or query string (`legacy`)."""
+
+
+# --- Models the API returns that schemas.py does not define ------------------------------------
+
+
+class ErrorDetail(BaseModel):
+    """One problem of a `validation_error`: which field, what is wrong, and its kind."""
+
+    field: str = Field(description="dotted path of the bad field (`body` for the whole body)")
+    message: str
+    type: str = Field(description="machine-readable kind of problem")
+
+
+class ErrorBody(BaseModel):
+    """The error object: a stable code, a message safe to show, and the request's id."""
+
+    code: str = Field(
+        description="stable, machine-readable error code",
+        json_schema_extra={"enum": list[JsonValue](sorted(STATUS_BY_CODE))},
+    )
+    message: str = Field(description="human-readable explanation (never a stack trace)")
+    request_id: str = Field(description="the X-Request-Id of the response")
+    details: list[ErrorDetail] = Field(
+        default_factory=list, description="`validation_error` only: one entry per bad field"
+    )
+
+
+class ErrorResponse(BaseModel):
+    """Every error response of every route: `{"error": {...}}`."""
+
+    error: ErrorBody
+
+
+class HealthUnavailableResponse(schemas.HealthResponse):
+    """GET /health when not ready: the health report plus the error object."""
+
+    model_config = ConfigDict(title="HealthUnavailableResponse")
+
+    error: ErrorBody
+
+
+# --- The operation table -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Example:
+    """A named request body example."""
+
+    summary: str
+    value: Any
+
+
+@dataclass(frozen=True)
+class RawBody:
+    """A response body that is not one of the pydantic models (e.g. HTML or this document)."""
+
+    media_type: str
+    schema: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A successful (or otherwise operation-specific) response: status, description, body
+    (a pydantic model, a raw body, or None for no body) and extra response headers."""
+
+    status: int
+    description: str
+    body: type[BaseModel] | RawBody | None = None
+    headers: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One method on one path."""
+
+    method: HttpMethod
+    path: str
+    operation_id: str
+    function: str
+    """Name of the Azure function that serves the path."""
+    tag: str
+    summary: str
+    replies: tuple[Reply, ...]
+    errors: tuple[int, ...] = ()
+    """Error statuses besides 413 and 500, which every operation can answer."""
+    session: SessionUse = "required"
+    request: type[BaseModel] | None = None
+    request_required: bool = True
+    query: type[BaseModel] | None = None
+    """A model whose fields are the operation's query parameters."""
+    path_parameters: Mapping[str, Any] = field(default_factory=dict)
+    """Path parameter name -> its type (an annotated type is turned into its schema)."""
+    examples: Mapping[str, Example] = field(default_factory=dict)
+    description: str = ""
+
+
+COMMON_ERRORS: Final = (413, 500)
+"""Statuses every operation can answer: the body-size check and the catch-all."""
+
+ERROR_RESPONSES: Mapping[int, tuple[str, str]] = {
+    400: (
+        "BadRequest",
+        "The body is not a JSON object (`invalid_json`), or a field or query parameter is "
+        "invalid (`validation_error`, with `details` naming each bad field).",
+    ),
+    401: (
+        "Unauthorized",
+        "The session id is missing (`session_required`), unknown (`session_not_found`) or "
+        "expired (`session_expired`); nothing was done. POST /sessions (legacy: POST "
+        "/getorcreatesession) gets a new one.",
+    ),
+    404: (
+        "NotFound",
+        "The session has no such video (`video_not_found`); `not_found` is the answer to a "
+        "path that no route matches.",
+    ),
+    405: (
+        "MethodNotAllowed",
+        "The path does not serve this method (`method_not_allowed`); `Allow` lists the ones "
+        "it does.",
+    ),
+    409: ("Conflict", "The session has no videos yet (`no_videos`): add one with POST /videos."),
+    413: ("PayloadTooLarge", "The request body exceeds the size limit (`payload_too_large`)."),
+    429: (
+        "TooManyRequests",
+        "Too many questions in this session (`rate_limited`): retry after `Retry-After` seconds.",
+    ),
+    500: ("InternalError", "An unexpected failure (`internal_error`); never a stack trace."),
+    502: (
+        "BadGateway",
+        "The language model (`llm_error`) or another service the answer depends on "
+        "(`upstream_error`) failed; retry.",
+    ),
+    503: (
+        "ServiceUnavailable",
+        "The database is unreachable (`database_unavailable`) or the app is misconfigured "
+        "(`configuration_error`); retry later.",
+    ),
+    504: ("GatewayTimeout", "The language model took too long to answer (`upstream_timeout`)."),
+}
+"""Error status -> (name in `components.responses`, description)."""
+
+RESPONSE_HEADERS: Mapping[str, tuple[str, Mapping[str, Any]]] = {
+    REQUEST_ID_HEADER: (
+        "The request's id: the caller's `X-Request-Id` when it is a sane token, else a new one. "
+        "Error bodies repeat it as `error.request_id`.",
+        {"type": "string"},
+    ),
+    SESSION_HEADER: ("The session id (the same as `session_id` in the body).", {"type": "string"}),
+    "Retry-After": ("Seconds to wait before retrying.", {"type": "integer", "minimum": 1}),
+    "Allow": ("The methods the path serves, comma-separated.", {"type": "string"}),
+}
+"""Response header -> (description, schema), in `components.headers`."""
+
+_TRANSCRIPT_UPLOAD: Final = {
+    "video_id": EXAMPLE_UPLOADED_VIDEO_ID,
+    "title": "Surface Go review (uploaded transcript)",
+    "language": "en",
+    "format": "vtt",
+    "content": EXAMPLE_VTT,
+}
+
+_SESSION_CREATED = Reply(201, "A new session.", schemas.SessionResponse, (SESSION_HEADER,))
+_NO_CONTENT_DESCRIPTION = "Done; no body."
+_OPENAPI_DOCUMENT = RawBody(
+    JSON,
+    {
+        "type": "object",
+        "description": "an OpenAPI 3.1 document",
+        "required": ["openapi", "info", "paths"],
+    },
+)
+_HTML_PAGE = RawBody(HTML, {"type": "string", "description": "an HTML page"})
+_LEGACY_NOTE = (
+    "Legacy route of the original project: the session id travels as `session_id` in the JSON "
+    "body, or else in the query string (`X-Session-Id` is ignored)."
+)
+
+
+class UiQuery(BaseModel):
+    """Query parameters of GET /ui."""
+
+    api: str | None = Field(
+        default=None,
+        description="absolute base URL of the API the page should call (default: this app)",
+    )
+
+
+OPERATIONS: tuple[Operation, ...] = (
+    Operation(
+        "POST",
+        "/sessions",
+        "createSession",
+        function="sessions",
+        tag="sessions",
+        summary="Get or create a session",
+        replies=(
+            Reply(
+                200,
+                "The live session named by X-Session-Id or the body.",
+                schemas.SessionResponse,
+                (SESSION_HEADER,),
+            ),
+            _SESSION_CREATED,
+        ),
+        errors=(400, 503),
+        session="optional",
+        request=schemas.CreateSessionRequest,
+        request_required=False,
+        examples={
+            "new": Example("Create a new session", {}),
+            "resume": Example("Resume a live session", {"session_id": EXAMPLE_SESSION_ID}),
+        },
+        description="If `X-Session-Id` (or the body's `session_id`) names a live session, return "
+        "it (200); otherwise create a new one (201). An empty body is allowed.",
+    ),
+    Operation(
+        "GET",
+        "/sessions/current",
+        "getCurrentSession",
+        function="sessions_current",
+        tag="sessions",
+        summary="The caller's session",
+        replies=(Reply(200, "The session.", schemas.SessionResponse),),
+        errors=(401, 503),
+    ),
+    Operation(
+        "DELETE",
+        "/sessions/current",
+        "endCurrentSession",
+        function="sessions_current",
+        tag="sessions",
+        summary="End the session and delete everything that belongs to it",
+        replies=(Reply(204, _NO_CONTENT_DESCRIPTION),),
+        errors=(401, 503),
+    ),
+    Operation(
+        "POST",
+        "/videos",
+        "addVideos",
+        function="videos",
+        tag="videos",
+        summary="Add videos: fetch (or take uploaded) transcripts, chunk, embed, store",
+        replies=(
+            Reply(
+                200,
+                "One result per input item, in input order (also when items fail).",
+                schemas.AddVideosResponse,
+            ),
+        ),
+        errors=(400, 401, 503),
+        request=schemas.AddVideosRequest,
+        examples={
+            "byUrl": Example(
+                "Add a YouTube video by URL",
+                {
+                    "urls": [f"https://www.youtube.com/watch?v={EXAMPLE_VIDEO_ID}"],
+                    "languages": ["en"],
+                },
+            ),
+            "upload": Example("Upload a WebVTT transcript", {"transcripts": [_TRANSCRIPT_UPLOAD]}),
+        },
+        description="Any mix of `urls` (every common YouTube URL form, or a bare video id) and "
+        "uploaded `transcripts` (`vtt`, `srt` or `segments`), 1 to MAX_VIDEOS_PER_REQUEST items "
+        "in all. Item failures are reported per item with status `failed` and an error code.",
+    ),
+    Operation(
+        "GET",
+        "/videos",
+        "listVideos",
+        function="videos",
+        tag="videos",
+        summary="The session's videos",
+        replies=(Reply(200, "The session's videos.", schemas.VideosResponse),),
+        errors=(401, 503),
+    ),
+    Operation(
+        "DELETE",
+        "/videos/{video_id}",
+        "removeVideo",
+        function="video",
+        tag="videos",
+        summary="Remove one video from the session",
+        replies=(Reply(204, _NO_CONTENT_DESCRIPTION),),
+        errors=(401, 404, 503),
+        path_parameters={"video_id": schemas.VideoId},
+    ),
+    Operation(
+        "POST",
+        "/chat",
+        "ask",
+        function="chat",
+        tag="chat",
+        summary="Ask a question about the session's videos",
+        replies=(
+            Reply(
+                200,
+                "An answer grounded in the transcripts; `[n]` markers cite `sources[].id`.",
+                schemas.ChatResponse,
+            ),
+        ),
+        errors=(400, 401, 404, 409, 429, 502, 503, 504),
+        request=schemas.ChatRequest,
+        examples={
+            "question": Example(
+                "Ask about all videos", {"message": "How long does the battery last?"}
+            ),
+            "followUp": Example(
+                "A follow-up, limited to one video",
+                {
+                    "message": "And is the keyboard included?",
+                    "video_ids": [EXAMPLE_UPLOADED_VIDEO_ID],
+                },
+            ),
+        },
+        description="`video_ids` limits the answer to some of the session's videos (404 "
+        "`video_not_found` if one is not in the session). A session without videos gets 409.",
+    ),
+    Operation(
+        "GET",
+        "/chat/messages",
+        "listMessages",
+        function="chat_messages",
+        tag="chat",
+        summary="The session's chat history, oldest first",
+        replies=(Reply(200, "The messages, oldest first.", schemas.MessagesResponse),),
+        errors=(400, 401, 503),
+        query=schemas.MessagesQuery,
+    ),
+    Operation(
+        "DELETE",
+        "/chat/messages",
+        "clearMessages",
+        function="chat_messages",
+        tag="chat",
+        summary="Clear the chat history (the videos stay)",
+        replies=(Reply(204, _NO_CONTENT_DESCRIPTION),),
+        errors=(401, 503),
+    ),
+    Operation(
+        "GET",
+        "/health",
+        "getHealth",
+        function="health",
+        tag="meta",
+        summary="Liveness and readiness",
+        replies=(
+            Reply(
+                200,
+                "Ready: database reachable, schema at head, settings valid.",
+                schemas.HealthResponse,
+            ),
+            Reply(503, "Not ready: the report says which check failed.", HealthUnavailableResponse),
+        ),
+        session="none",
+    ),
+    Operation(
+        "GET",
+        "/openapi.json",
+        "getOpenApi",
+        function="openapi",
+        tag="meta",
+        summary="This OpenAPI document",
+        replies=(Reply(200, "The OpenAPI 3.1 document of every route.", _OPENAPI_DOCUMENT),),
+        session="none",
+    ),
+    Operation(
+        "GET",
+        "/ui",
+        "getChatPage",
+        function="ui",
+        tag="meta",
+        summary="The browser chat page",
+        replies=(Reply(200, "The chat page, a client of this API.", _HTML_PAGE),),
+        session="none",
+        query=UiQuery,
+    ),
+    Operation(
+        "POST",
+        "/getorcreatesession",
+        "legacyGetOrCreateSession",
+        function="getorcreatesession",
+        tag="legacy",
+        summary="Legacy: get or create a session",
+        replies=(
+            Reply(200, "The live session named in the request.", legacy.LegacySessionResponse),
+            Reply(201, "A new session.", legacy.LegacySessionResponse),
+        ),
+        errors=(400, 503),
+        session="legacy",
+        request=legacy.GetOrCreateSessionRequest,
+        request_required=False,
+        query=legacy.SessionLookup,
+        examples={
+            "new": Example("Create a new session", {"session_id": None}),
+            "resume": Example("Resume a live session", {"session_id": EXAMPLE_SESSION_ID}),
+        },
+        description=_LEGACY_NOTE,
+    ),
+    Operation(
+        "POST",
+        "/savevideotranscript",
+        "legacySaveVideoTranscript",
+        function="savevideotranscript",
+        tag="legacy",
+        summary="Legacy: add videos by id or URL",
+        replies=(
+            Reply(
+                200,
+                "Which inputs became videos of the session and which failed.",
+                legacy.SaveVideoTranscriptResponse,
+            ),
+        ),
+        errors=(400, 401, 503),
+        session="legacy",
+        request=legacy.SaveVideoTranscriptRequest,
+        query=legacy.SessionLookup,
+        examples={
+            "add": Example(
+                "Add a video",
+                {"session_id": EXAMPLE_SESSION_ID, "video_ids": [EXAMPLE_VIDEO_ID]},
+            ),
+        },
+        description=_LEGACY_NOTE,
+    ),
+    Operation(
+        "POST",
+        "/getinference",
+        "legacyGetInference",
+        function="getinference",
+        tag="legacy",
+        summary="Legacy: ask a question about the session's videos",
+        replies=(
+            Reply(
+                200, "The answer text with its `[n]` citation markers.", legacy.InferenceResponse
+            ),
+        ),
+        errors=(400, 401, 409, 429, 502, 503, 504),
+        session="legacy",
+        request=legacy.GetInferenceRequest,
+        query=legacy.SessionLookup,
+        examples={
+            "question": Example(
+                "Ask a question",
+                {"session_id": EXAMPLE_SESSION_ID, "query": "How long does the battery last?"},
+            ),
+        },
+        description=_LEGACY_NOTE + " `create_date` is accepted and ignored.",
+    ),
+    Operation(
+        "GET",
+        "/getchatmessagehistory",
+        "legacyGetChatMessageHistory",
+        function="getchatmessagehistory",
+        tag="legacy",
+        summary="Legacy: the session's chat history",
+        replies=(
+            Reply(
+                200,
+                "The messages, oldest first; type 1 is the user, 2 the assistant.",
+                legacy.ChatMessageHistoryResponse,
+            ),
+        ),
+        errors=(400, 401, 503),
+        session="legacy",
+        request=legacy.SessionLookup,
+        request_required=False,
+        query=legacy.SessionLookup,
+        description=_LEGACY_NOTE + " A JSON body on GET is accepted, as the original sent one.",
+    ),
+    Operation(
+        "GET",
+        "/getvideos",
+        "legacyGetVideos",
+        function="getvideos",
+        tag="legacy",
+        summary="Legacy: the session's videos",
+        replies=(
+            Reply(200, "The videos in the order they were added.", legacy.LegacyVideosResponse),
+        ),
+        errors=(400, 401, 503),
+        session="legacy",
+        request=legacy.SessionLookup,
+        request_required=False,
+        query=legacy.SessionLookup,
+        description=_LEGACY_NOTE + " A JSON body on GET is accepted, as the original sent one.",
+    ),
+)
+"""Every operation of the HTTP API, in the order of docs/API.md."""
+
+OPERATIONS_BY_ID: Mapping[str, Operation] = {op.operation_id: op for op in OPERATIONS}
+
+TAGS: Mapping[str, str] = {
+    "sessions": "Anonymous, private conversation spaces; the id is a bearer secret.",
+    "videos": "The videos (transcripts) a session's answers are grounded in.",
+    "chat": "Questions, answers with sources, and the history.",
+    "meta": "Health, this document and the browser page.",
+    "legacy": "The original project's function URLs and shapes, kept for old front-ends.",
+}
+
+_DESCRIPTION: Final = f"""\
+Answers questions about YouTube videos from their transcripts, with timestamped sources.
+
+**Sessions.** Create one with `POST /sessions`, then send its id in the `{SESSION_HEADER}` header \
+on every call except `POST /sessions`, `GET /health`, `GET /openapi.json` and `GET /ui`. A \
+missing, unknown or expired id gets 401 before any work is done. Sessions expire \
+SESSION_EXPIRE_MINUTES (default 15) after they were created.
+
+**Errors.** Every error is JSON: `{{"error": {{"code", "message", "request_id", "details"?}}}}`; \
+each operation lists the statuses it can answer. A method a path does not serve gets 405 \
+`method_not_allowed` with an `Allow` header, and a path no route matches gets 404 `not_found` \
+(`components.responses.MethodNotAllowed` and `NotFound`): these are answers to requests outside \
+the operations below, so no operation lists them for itself.
+
+**Request ids.** Every response carries `{REQUEST_ID_HEADER}`: the caller's, when it sends a sane \
+one, else a new one.
+"""
+
+
+# --- Building the document ---------------------------------------------------------------------
+
+
+@functools.cache
+def build_openapi() -> dict[str, Any]:
+    """The OpenAPI 3.1 document of every route, built once per process.
+
+    The returned dict is shared: treat it as read-only (copy it before changing it).
+    """
+    component_schemas, refs = _component_schemas(OPERATIONS)
+    paths: dict[str, dict[str, Any]] = {}
+    for operation in OPERATIONS:
+        paths.setdefault(operation.path, {})[operation.method.lower()] = _operation(operation, refs)
+    return {
+        "openapi": OPENAPI_VERSION,
+        "info": {
+            "title": API_TITLE,
+            "version": API_VERSION,
+            "summary": "Chat with YouTube videos: answers grounded in their transcripts.",
+            "description": _DESCRIPTION,
+        },
+        "servers": [
+            {"url": LOCAL_SERVER, "description": "local (`make run`)"},
+            {
+                "url": "https://{app}.azurewebsites.net/api",
+                "description": "Azure",
+                "variables": {"app": {"default": "video-rag", "description": "function app name"}},
+            },
+        ],
+        "tags": [{"name": name, "description": text} for name, text in TAGS.items()],
+        "paths": paths,
+        "components": {
+            "schemas": component_schemas,
+            "responses": _error_responses(refs[(ErrorResponse, "serialization")]),
+            "parameters": {
+                "RequestId": {
+                    "name": REQUEST_ID_HEADER,
+                    "in": "header",
+                    "required": False,
+                    "description": "An id to correlate this request in logs; echoed in the "
+                    "response (a new one is generated when absent or not a sane token).",
+                    "schema": {"type": "string", "pattern": _REQUEST_ID_PATTERN},
+                }
+            },
+            "headers": {
+                name: {"description": text, "required": True, "schema": dict(schema)}
+                for name, (text, schema) in RESPONSE_HEADERS.items()
+            },
+            "securitySchemes": {
+                SECURITY_SCHEME: {
+                    "type": "apiKey",
+                    "in": "header",
+                    "name": SESSION_HEADER,
+                    "description": "The session id from POST /sessions (an unguessable bearer "
+                    "secret).",
+                }
+            },
+        },
+    }
+
+
+ModelKey = tuple[type[BaseModel], JsonSchemaMode]
+
+
+def _component_schemas(
+    operations: Sequence[Operation],
+) -> tuple[dict[str, Any], dict[ModelKey, dict[str, Any]]]:
+    """All models' JSON Schemas hoisted into one `components.schemas`, and each model's `$ref`.
+    Requests use the validation mode, responses the serialization mode (what goes on the wire)."""
+    keys: dict[ModelKey, None] = {(ErrorResponse, "serialization"): None}
+    for operation in operations:
+        if operation.request is not None:
+            keys[(operation.request, "validation")] = None
+        for reply in operation.replies:
+            if isinstance(reply.body, type):
+                keys[(reply.body, "serialization")] = None
+    refs, top = models_json_schema(list(keys), ref_template=_REF_TEMPLATE)
+    return dict(top.get("$defs", {})), {key: dict(refs[key]) for key in keys}
+
+
+def _operation(operation: Operation, refs: Mapping[ModelKey, dict[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {
+        "operationId": operation.operation_id,
+        "summary": operation.summary,
+        "tags": [operation.tag],
+    }
+    if operation.description:
+        result["description"] = operation.description
+    result["parameters"] = [
+        *_path_parameters(operation),
+        *_query_parameters(operation.query),
+        {"$ref": "#/components/parameters/RequestId"},
+    ]
+    if operation.request is not None:
+        content: dict[str, Any] = {"schema": refs[(operation.request, "validation")]}
+        if operation.examples:
+            content["examples"] = {
+                name: {"summary": example.summary, "value": example.value}
+                for name, example in operation.examples.items()
+            }
+        result["requestBody"] = {"required": operation.request_required, "content": {JSON: content}}
+    result["security"] = _security(operation.session)
+    responses: dict[str, Any] = {}
+    for reply in operation.replies:
+        responses[str(reply.status)] = _reply(reply, refs)
+    for status in sorted({*operation.errors, *COMMON_ERRORS}):
+        responses.setdefault(str(status), {"$ref": f"#/components/responses/{_error_name(status)}"})
+    result["responses"] = dict(sorted(responses.items()))
+    return result
+
+
+def _security(session: SessionUse) -> list[dict[str, list[str]]]:
+    if session == "required":
+        return [{SECURITY_SCHEME: []}]
+    if session == "optional":
+        return [{}, {SECURITY_SCHEME: []}]
+    return []
+
+
+def _reply(reply: Reply, refs: Mapping[ModelKey, dict[str, Any]]) -> dict[str, Any]:
+    response: dict[str, Any] = {
+        "description": reply.description,
+        "headers": {
+            name: {"$ref": f"#/components/headers/{name}"}
+            for name in (REQUEST_ID_HEADER, *reply.headers)
+        },
+    }
+    if isinstance(reply.body, RawBody):
+        response["content"] = {reply.body.media_type: {"schema": dict(reply.body.schema)}}
+    elif reply.body is not None:
+        schema = refs[(reply.body, "serialization")]
+        if reply.status in STATUS_BY_CODE.values():
+            schema = _with_codes(schema, reply.status)
+        response["content"] = {JSON: {"schema": schema}}
+    return response
+
+
+def _error_name(status: int) -> str:
+    return ERROR_RESPONSES[status][0]
+
+
+def _error_responses(error_ref: Mapping[str, Any]) -> dict[str, Any]:
+    """`components.responses`: one error response per status, its codes narrowed to the ones
+    that status carries."""
+    responses: dict[str, Any] = {}
+    for status, (name, description) in sorted(ERROR_RESPONSES.items()):
+        headers = [REQUEST_ID_HEADER]
+        if status == 429:
+            headers.append("Retry-After")
+        if status == 405:
+            headers.append("Allow")
+        responses[name] = {
+            "description": description,
+            "headers": {h: {"$ref": f"#/components/headers/{h}"} for h in headers},
+            "content": {JSON: {"schema": _with_codes(error_ref, status)}},
+        }
+    return responses
+
+
+def _with_codes(schema: Mapping[str, Any], status: int) -> dict[str, Any]:
+    """`schema` (which has an `error` object) with `error.code` limited to `status`'s codes."""
+    codes = sorted(code for code, code_status in STATUS_BY_CODE.items() if code_status == status)
+    if not codes:
+        raise ValueError(f"no error code has status {status}")
+    return {
+        "allOf": [
+            dict(schema),
+            {"properties": {"error": {"properties": {"code": {"enum": codes}}}}},
+        ]
+    }
+
+
+def _path_parameters(operation: Operation) -> list[dict[str, Any]]:
+    names = [part[1:-1] for part in operation.path.split("/") if part.startswith("{")]
+    if sorted(names) != sorted(operation.path_parameters):
+        raise ValueError(f"{operation.operation_id}: path parameters do not match {operation.path}")
+    parameters = []
+    for name in names:
+        schema = TypeAdapter(operation.path_parameters[name]).json_schema()
+        parameter = {"name": name, "in": "path", "required": True, "schema": schema}
+        if "description" in schema:
+            parameter["description"] = schema["description"]
+        parameters.append(parameter)
+    return parameters
+
+
+def _query_parameters(model: type[BaseModel] | None) -> list[dict[str, Any]]:
+    """One optional-or-required query parameter per field of `model` (scalars only)."""
+    if model is None:
+        return []
+    schema = model.model_json_schema(mode="validation")
+    if "$defs" in schema:
+        raise ValueError(f"{model.__name__}: query parameters must be scalars")
+    required = set(schema.get("required", ()))
+    parameters = []
+    for name, prop in schema["properties"].items():
+        field_schema = _without_null(prop)
+        field_schema.pop("title", None)
+        if field_schema.get("default", 0) is None:
+            del field_schema["default"]
+        parameter: dict[str, Any] = {"name": name, "in": "query", "required": name in required}
+        description = field_schema.pop("description", None)
+        if description:
+            parameter["description"] = description
+        parameter["schema"] = field_schema
+        parameters.append(parameter)
+    return parameters
+
+
+def _without_null(schema: Mapping[str, Any]) -> dict[str, Any]:
+    """An optional field's schema without its `null` branch (a query parameter is absent, never
+    null)."""
+    result = dict(schema)
+    branches = result.get("anyOf")
+    if isinstance(branches, list):
+        others = [b for b in branches if b != {"type": "null"}]
+        if len(others) == 1 and len(others) < len(branches):
+            del result["anyOf"]
+            result = {**others[0], **result}
+    return result

@@ -1,0 +1,622 @@
+"""The OpenAPI document: a valid OpenAPI 3.1 shape, valid JSON Schemas, in step with the functions
+the app registers, and with the generated request collections."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import tomllib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import azure.functions as func
+import pytest
+from azure.functions.decorators.http import HttpTrigger
+from jsonschema import Draft202012Validator
+from referencing import Registry
+from referencing.jsonschema import DRAFT202012
+
+from services.video_rag.api.http import REQUEST_ID_HEADER, SESSION_HEADER, STATUS_BY_CODE
+from services.video_rag.api.openapi import (
+    API_VERSION,
+    OPERATIONS,
+    SECURITY_SCHEME,
+    build_openapi,
+)
+from tests.conftest import PROJECT_ROOT
+from tests.helpers import registered_functions
+from tools import generate_requests
+
+HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+DOC_URI = "https://video-rag.invalid/openapi.json"
+
+# A structural schema of the parts of OpenAPI 3.1 this document uses, written for this test:
+# the object shapes, required fields and allowed keys (the JSON Schemas inside are checked
+# separately against the Draft 2020-12 metaschema).
+_REF = {
+    "type": "object",
+    "required": ["$ref"],
+    "properties": {"$ref": {"type": "string", "pattern": "^#/components/"}},
+    "additionalProperties": False,
+}
+OPENAPI_SHAPE: dict[str, Any] = {
+    "type": "object",
+    "required": ["openapi", "info", "paths", "components"],
+    "properties": {
+        "openapi": {"type": "string", "pattern": r"^3\.1\.\d+$"},
+        "info": {
+            "type": "object",
+            "required": ["title", "version"],
+            "properties": {
+                "title": {"type": "string", "minLength": 1},
+                "version": {"type": "string", "minLength": 1},
+                "summary": {"type": "string"},
+                "description": {"type": "string"},
+            },
+            "additionalProperties": False,
+        },
+        "servers": {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/server"}},
+        "tags": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["name"],
+                "properties": {"name": {"type": "string"}, "description": {"type": "string"}},
+                "additionalProperties": False,
+            },
+        },
+        "paths": {
+            "type": "object",
+            "propertyNames": {"pattern": "^/"},
+            "additionalProperties": {"$ref": "#/$defs/pathItem"},
+        },
+        "components": {
+            "type": "object",
+            "properties": {
+                "schemas": {"type": "object", "additionalProperties": {"type": "object"}},
+                "responses": {
+                    "type": "object",
+                    "additionalProperties": {"$ref": "#/$defs/response"},
+                },
+                "parameters": {
+                    "type": "object",
+                    "additionalProperties": {"$ref": "#/$defs/parameter"},
+                },
+                "headers": {"type": "object", "additionalProperties": {"$ref": "#/$defs/header"}},
+                "securitySchemes": {
+                    "type": "object",
+                    "additionalProperties": {"$ref": "#/$defs/securityScheme"},
+                },
+            },
+            "propertyNames": {"pattern": r"^[A-Za-z]+$"},
+            "additionalProperties": False,
+        },
+    },
+    "additionalProperties": False,
+    "$defs": {
+        "ref": _REF,
+        "server": {
+            "type": "object",
+            "required": ["url"],
+            "properties": {
+                "url": {"type": "string"},
+                "description": {"type": "string"},
+                "variables": {
+                    "type": "object",
+                    "additionalProperties": {
+                        "type": "object",
+                        "required": ["default"],
+                        "properties": {
+                            "default": {"type": "string"},
+                            "description": {"type": "string"},
+                        },
+                    },
+                },
+            },
+            "additionalProperties": False,
+        },
+        "pathItem": {
+            "type": "object",
+            "minProperties": 1,
+            "properties": {method: {"$ref": "#/$defs/operation"} for method in HTTP_METHODS},
+            "additionalProperties": False,
+        },
+        "operation": {
+            "type": "object",
+            "required": ["operationId", "summary", "responses"],
+            "properties": {
+                "operationId": {"type": "string", "pattern": "^[A-Za-z][A-Za-z0-9]*$"},
+                "summary": {"type": "string"},
+                "description": {"type": "string"},
+                "tags": {"type": "array", "items": {"type": "string"}},
+                "parameters": {
+                    "type": "array",
+                    "items": {"anyOf": [{"$ref": "#/$defs/ref"}, {"$ref": "#/$defs/parameter"}]},
+                },
+                "requestBody": {
+                    "type": "object",
+                    "required": ["content"],
+                    "properties": {
+                        "required": {"type": "boolean"},
+                        "description": {"type": "string"},
+                        "content": {"$ref": "#/$defs/content"},
+                    },
+                    "additionalProperties": False,
+                },
+                "security": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "additionalProperties": {"type": "array", "items": {"type": "string"}},
+                    },
+                },
+                "responses": {
+                    "type": "object",
+                    "minProperties": 1,
+                    "propertyNames": {"pattern": "^[1-5][0-9][0-9]$"},
+                    "additionalProperties": {
+                        "anyOf": [{"$ref": "#/$defs/ref"}, {"$ref": "#/$defs/response"}]
+                    },
+                },
+            },
+            "additionalProperties": False,
+        },
+        "parameter": {
+            "type": "object",
+            "required": ["name", "in", "schema"],
+            "properties": {
+                "name": {"type": "string"},
+                "in": {"enum": ["query", "header", "path", "cookie"]},
+                "required": {"type": "boolean"},
+                "description": {"type": "string"},
+                "schema": {"type": "object"},
+            },
+            "if": {"properties": {"in": {"const": "path"}}},
+            "then": {"required": ["required"], "properties": {"required": {"const": True}}},
+            "additionalProperties": False,
+        },
+        "header": {
+            "type": "object",
+            "required": ["schema"],
+            "properties": {
+                "description": {"type": "string"},
+                "required": {"type": "boolean"},
+                "schema": {"type": "object"},
+            },
+            "additionalProperties": False,
+        },
+        "content": {
+            "type": "object",
+            "minProperties": 1,
+            "propertyNames": {"pattern": r"^[a-z]+/[a-z0-9.+-]+$"},
+            "additionalProperties": {
+                "type": "object",
+                "required": ["schema"],
+                "properties": {
+                    "schema": {"type": "object"},
+                    "examples": {
+                        "type": "object",
+                        "additionalProperties": {
+                            "type": "object",
+                            "required": ["value"],
+                            "properties": {"summary": {"type": "string"}, "value": True},
+                            "additionalProperties": False,
+                        },
+                    },
+                },
+                "additionalProperties": False,
+            },
+        },
+        "response": {
+            "type": "object",
+            "required": ["description"],
+            "properties": {
+                "description": {"type": "string"},
+                "headers": {
+                    "type": "object",
+                    "additionalProperties": {
+                        "anyOf": [{"$ref": "#/$defs/ref"}, {"$ref": "#/$defs/header"}]
+                    },
+                },
+                "content": {"$ref": "#/$defs/content"},
+            },
+            "additionalProperties": False,
+        },
+        "securityScheme": {
+            "type": "object",
+            "required": ["type"],
+            "properties": {
+                "type": {"enum": ["apiKey", "http", "mutualTLS", "oauth2", "openIdConnect"]},
+                "description": {"type": "string"},
+                "name": {"type": "string"},
+                "in": {"enum": ["query", "header", "cookie"]},
+            },
+            "if": {"properties": {"type": {"const": "apiKey"}}},
+            "then": {"required": ["name", "in"]},
+        },
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def doc() -> dict[str, Any]:
+    return build_openapi()
+
+
+def operations(doc: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    for path, item in doc["paths"].items():
+        for method, operation in item.items():
+            yield path, method, operation
+
+
+def resolve(doc: dict[str, Any], node: Any) -> Any:
+    """`node`, or what its local `$ref` points to."""
+    while isinstance(node, dict) and "$ref" in node:
+        node = pointer(doc, node["$ref"])
+    return node
+
+
+def pointer(doc: dict[str, Any], ref: str) -> Any:
+    assert ref.startswith("#/"), ref
+    node: Any = doc
+    for part in ref[2:].split("/"):
+        node = node[part.replace("~1", "/").replace("~0", "~")]
+    return node
+
+
+def schemas_in(doc: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every JSON Schema in the document, with where it is."""
+    components = doc["components"]
+    for name, schema in components["schemas"].items():
+        yield f"components.schemas.{name}", schema
+    for name, header in components["headers"].items():
+        yield f"components.headers.{name}", header["schema"]
+    for name, parameter in components["parameters"].items():
+        yield f"components.parameters.{name}", parameter["schema"]
+    for name, response in components["responses"].items():
+        for media, content in response.get("content", {}).items():
+            yield f"components.responses.{name}.{media}", content["schema"]
+    for path, method, operation in operations(doc):
+        where = f"{method.upper()} {path}"
+        for parameter in operation.get("parameters", []):
+            if "schema" in parameter:
+                yield f"{where} parameter {parameter['name']}", parameter["schema"]
+        for media, content in operation.get("requestBody", {}).get("content", {}).items():
+            yield f"{where} request {media}", content["schema"]
+        for status, response in operation["responses"].items():
+            for media, content in response.get("content", {}).items():
+                yield f"{where} {status} {media}", content["schema"]
+
+
+def validator_for(doc: dict[str, Any], schema: dict[str, Any]) -> Draft202012Validator:
+    """A validator of `schema` (a schema inside `doc`), its `#/components/...` references resolved
+    in `doc`."""
+    registry: Registry[Any] = Registry().with_resource(DOC_URI, DRAFT202012.create_resource(doc))
+    return Draft202012Validator(absolute_refs(schema), registry=registry)
+
+
+def absolute_refs(node: Any) -> Any:
+    """A copy of `node` whose document-local `$ref`s point into the registered document."""
+    if isinstance(node, dict):
+        return {
+            key: DOC_URI + value
+            if key == "$ref" and value.startswith("#")
+            else absolute_refs(value)
+            for key, value in node.items()
+        }
+    if isinstance(node, list):
+        return [absolute_refs(value) for value in node]
+    return node
+
+
+def test_the_document_has_the_shape_of_openapi_3_1(doc: dict[str, Any]) -> None:
+    errors = sorted(Draft202012Validator(OPENAPI_SHAPE).iter_errors(doc), key=str)
+    assert not errors, "\n".join(f"{list(e.absolute_path)}: {e.message}" for e in errors[:10])
+    assert doc["openapi"] == "3.1.0"
+    assert doc["servers"][0]["url"] == "http://localhost:7071/api"
+
+
+def test_every_schema_is_a_valid_draft_2020_12_schema(doc: dict[str, Any]) -> None:
+    checked = 0
+    for where, schema in schemas_in(doc):
+        try:
+            Draft202012Validator.check_schema(schema)
+        except Exception as exc:
+            pytest.fail(f"{where}: {exc}")
+        checked += 1
+    assert checked > len(doc["components"]["schemas"])
+
+
+def test_every_reference_resolves(doc: dict[str, Any]) -> None:
+    def walk(node: Any) -> Iterator[str]:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "$ref" and isinstance(value, str):
+                    yield value
+                else:
+                    yield from walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                yield from walk(value)
+
+    refs = set(walk(doc))
+    assert refs
+    for ref in refs:
+        pointer(doc, ref)  # raises KeyError when dangling
+
+
+def test_operation_ids_tags_security_and_path_parameters_are_consistent(
+    doc: dict[str, Any],
+) -> None:
+    ids = [operation["operationId"] for _, _, operation in operations(doc)]
+    assert len(ids) == len(set(ids))
+    tags = {tag["name"] for tag in doc["tags"]}
+    schemes = set(doc["components"]["securitySchemes"])
+    for path, method, operation in operations(doc):
+        assert set(operation["tags"]) <= tags, (method, path)
+        for requirement in operation["security"]:
+            assert set(requirement) <= schemes, (method, path)
+        declared = {
+            p["name"]
+            for p in map(lambda p: resolve(doc, p), operation["parameters"])
+            if p["in"] == "path"
+        }
+        assert declared == set(re.findall(r"{([^}]+)}", path)), (method, path)
+
+
+def test_the_session_header_is_an_api_key_scheme_applied_per_operation(
+    doc: dict[str, Any],
+) -> None:
+    assert doc["components"]["securitySchemes"][SECURITY_SCHEME] == {
+        "type": "apiKey",
+        "in": "header",
+        "name": SESSION_HEADER,
+        "description": doc["components"]["securitySchemes"][SECURITY_SCHEME]["description"],
+    }
+    assert "security" not in doc
+    security = {
+        (method.upper(), path): operation["security"] for path, method, operation in operations(doc)
+    }
+    required: list[dict[str, list[str]]] = [{SECURITY_SCHEME: []}]
+    for route in ("/sessions/current", "/videos", "/chat/messages"):
+        assert security[("GET", route)] == required
+    assert security[("POST", "/chat")] == required
+    assert security[("DELETE", "/videos/{video_id}")] == required
+    assert security[("POST", "/sessions")] == [{}, {SECURITY_SCHEME: []}]
+    for route in ("/health", "/openapi.json", "/getvideos", "/getchatmessagehistory"):
+        assert security[("GET", route)] == []
+
+
+def test_every_response_declares_x_request_id_and_a_429_declares_retry_after(
+    doc: dict[str, Any],
+) -> None:
+    for path, method, operation in operations(doc):
+        for status, reference in operation["responses"].items():
+            response = resolve(doc, reference)
+            headers = {name: resolve(doc, h) for name, h in response["headers"].items()}
+            assert headers[REQUEST_ID_HEADER]["required"] is True, (method, path, status)
+            if status == "429":
+                assert "Retry-After" in headers
+            if status == "204":
+                assert "content" not in response
+
+
+def test_errors_use_the_error_schema_with_the_codes_of_their_status(doc: dict[str, Any]) -> None:
+    body = doc["components"]["schemas"]["ErrorBody"]
+    assert set(body["required"]) == {"code", "message", "request_id"}
+    assert set(body["properties"]) == {"code", "message", "request_id", "details"}
+    assert set(body["properties"]["code"]["enum"]) == set(STATUS_BY_CODE)
+    responses = doc["components"]["responses"]
+    assert len(responses) == len(set(STATUS_BY_CODE.values()))
+    validator_cache: dict[str, Draft202012Validator] = {}
+    for code, status in STATUS_BY_CODE.items():
+        matching = [
+            name
+            for name, response in responses.items()
+            if _accepts(doc, response, code, validator_cache)
+        ]
+        assert len(matching) == 1, (code, status, matching)
+    chat = doc["paths"]["/chat"]["post"]["responses"]
+    assert {"400", "401", "404", "409", "413", "429", "500", "502", "503", "504"} <= set(chat)
+
+
+def _accepts(
+    doc: dict[str, Any], response: dict[str, Any], code: str, cache: dict[str, Any]
+) -> bool:
+    schema = response["content"]["application/json"]["schema"]
+    key = json.dumps(schema, sort_keys=True)
+    if key not in cache:
+        cache[key] = validator_for(doc, schema)
+    body = {"error": {"code": code, "message": "m", "request_id": "r"}}
+    return bool(cache[key].is_valid(body))
+
+
+def test_request_examples_are_valid_requests(doc: dict[str, Any]) -> None:
+    count = 0
+    for path, method, operation in operations(doc):
+        content = operation.get("requestBody", {}).get("content", {}).get("application/json")
+        for name, example in (content or {}).get("examples", {}).items():
+            errors = list(validator_for(doc, content["schema"]).iter_errors(example["value"]))
+            assert not errors, (method, path, name, [e.message for e in errors])
+            count += 1
+    assert count >= 8
+
+
+def test_query_parameters_come_from_the_query_models(doc: dict[str, Any]) -> None:
+    parameters = doc["paths"]["/chat/messages"]["get"]["parameters"]
+    (limit,) = [p for p in parameters if p.get("name") == "limit"]
+    assert limit == {
+        "name": "limit",
+        "in": "query",
+        "required": False,
+        "schema": {"type": "integer", "minimum": 1, "maximum": 1000},
+    }
+
+
+def test_every_registered_http_function_is_documented_with_exactly_its_methods(
+    doc: dict[str, Any],
+) -> None:
+    served = _served_routes()
+    assert served, "no HTTP function is registered"
+    for path, methods in served.items():
+        assert path in doc["paths"], f"{path} is served but not documented"
+        assert set(doc["paths"][path]) == {m.lower() for m in methods}, path
+
+
+def test_every_documented_path_is_served(doc: dict[str, Any]) -> None:
+    served = _served_routes()
+    missing = sorted(set(doc["paths"]) - set(served))
+    assert not missing, f"documented but no function is registered for: {missing}"
+    functions = registered_functions()
+    for operation in OPERATIONS:
+        assert operation.function in functions, operation.operation_id
+        route = "/" + str(functions[operation.function].get_trigger().route)
+        assert route == operation.path, operation.operation_id
+
+
+def _served_routes() -> dict[str, tuple[str, ...]]:
+    """OpenAPI path -> methods, of every HTTP function of function_app.app."""
+    routes = {}
+    for function in registered_functions().values():
+        trigger = function.get_trigger()
+        if isinstance(trigger, HttpTrigger):
+            routes["/" + str(trigger.route)] = function.get_user_function().allowed_methods
+    return routes
+
+
+def test_the_table_and_the_document_agree(doc: dict[str, Any]) -> None:
+    assert len(OPERATIONS) == sum(1 for _ in operations(doc))
+    for operation in OPERATIONS:
+        documented = doc["paths"][operation.path][operation.method.lower()]
+        assert documented["operationId"] == operation.operation_id
+
+
+def test_the_document_is_built_once_per_process() -> None:
+    assert build_openapi() is build_openapi()
+
+
+def test_info_version_is_the_project_version(doc: dict[str, Any]) -> None:
+    pyproject = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    assert doc["info"]["version"] == API_VERSION == pyproject["project"]["version"]
+
+
+def test_importing_the_module_builds_nothing_and_imports_nothing_heavy() -> None:
+    code = (
+        "import sys\n"
+        "import services.video_rag.api.openapi as openapi\n"
+        "heavy = sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('sqlalchemy', 'psycopg', 'langchain_core', 'openai', 'youtube_transcript_api'))\n"
+        "assert not heavy, heavy\n"
+        "assert openapi.build_openapi.cache_info().currsize == 0\n"
+    )
+    subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, check=True)
+
+
+def test_the_openapi_function_serves_the_document(doc: dict[str, Any]) -> None:
+    from services.video_rag.api.functions import openapi as function_module
+    from services.video_rag.bootstrap import Dependencies, set_dependencies
+    from services.video_rag.settings import load_settings
+
+    endpoint = function_module.ENDPOINT
+    assert endpoint.allowed_methods == ("GET",)  # type: ignore[attr-defined]
+    set_dependencies(Dependencies(settings=load_settings({})))
+    try:
+        request = func.HttpRequest("GET", "http://localhost:7071/api/openapi.json", body=b"")
+        response = endpoint(request)
+        wrong = endpoint(func.HttpRequest("POST", "http://localhost/api/openapi.json", body=b""))
+    finally:
+        set_dependencies(None)
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "application/json; charset=utf-8"
+    assert json.loads(response.get_body()) == doc
+    assert wrong.status_code == 405
+
+
+# --- Request collections -----------------------------------------------------------------------
+
+
+def test_the_request_collections_are_in_sync() -> None:
+    assert generate_requests.differences() == [], "run python -m tools.generate_requests"
+
+
+def test_check_reports_stale_files(tmp_path: Path) -> None:
+    root = str(tmp_path)
+    assert generate_requests.main(["--check", "--root", root]) == 1
+    assert generate_requests.main(["--root", root]) == 0
+    assert generate_requests.main(["--check", "--root", root]) == 0
+    stale = tmp_path / generate_requests.HTTP_FILE
+    stale.write_text(stale.read_text(encoding="utf-8") + "\n", encoding="utf-8")
+    assert generate_requests.differences(tmp_path) == [generate_requests.HTTP_FILE.as_posix()]
+    assert generate_requests.main(["--check", "--root", root]) == 1
+
+
+def _collection_requests() -> list[tuple[str, str, str]]:
+    """(source, method, path) of every request in both collections."""
+    found = []
+    http_text = (PROJECT_ROOT / generate_requests.HTTP_FILE).read_text(encoding="utf-8")
+    for line in http_text.splitlines():
+        match = re.fullmatch(r"([A-Z]+) \{\{baseUrl\}\}(/[^?\s]*)(\?\S*)?", line)
+        if match:
+            found.append(("http", match[1], match[2]))
+    collection = json.loads(
+        (PROJECT_ROOT / generate_requests.POSTMAN_FILE).read_text(encoding="utf-8")
+    )
+
+    def items(node: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        for item in node.get("item", []):
+            yield from items(item) if "item" in item else [item]
+
+    for item in items(collection):
+        request = item["request"]
+        found.append(("postman", request["method"], "/" + "/".join(request["url"]["path"])))
+    return found
+
+
+def test_every_collection_request_is_a_documented_operation(doc: dict[str, Any]) -> None:
+    requests = _collection_requests()
+    assert {source for source, _, _ in requests} == {"http", "postman"}
+    templates = {path: _template_regex(path) for path in doc["paths"]}
+    for source, method, path in requests:
+        matches = [template for template, regex in templates.items() if regex.fullmatch(path)]
+        assert matches, f"{source}: {method} {path} is not in the document"
+        assert any(method.lower() in doc["paths"][t] for t in matches), (source, method, path)
+    http = sorted((m, p) for s, m, p in requests if s == "http")
+    postman = sorted((m, p) for s, m, p in requests if s == "postman")
+    assert http == postman
+
+
+def _template_regex(path: str) -> re.Pattern[str]:
+    """`/videos/{video_id}` -> a regex matching `/videos/<one segment>`."""
+    parts = ["[^/]+" if part.startswith("{") else re.escape(part) for part in path.split("/")]
+    return re.compile("/".join(parts))
+
+
+def test_the_postman_collection_captures_the_session_id() -> None:
+    collection = json.loads(
+        (PROJECT_ROOT / generate_requests.POSTMAN_FILE).read_text(encoding="utf-8")
+    )
+    assert collection["info"]["schema"].endswith("/v2.1.0/collection.json")
+    assert {"key": "baseUrl", "value": "http://localhost:7071/api", "type": "string"} in collection[
+        "variable"
+    ]
+    walk = collection["item"][0]["item"]
+    create = walk[1]
+    assert create["request"]["url"]["path"] == ["sessions"]
+    script = "\n".join(create["event"][0]["script"]["exec"])
+    assert 'pm.collectionVariables.set("session_id", pm.response.json().session_id)' in script
+    later = [
+        h for item in walk[2:] for h in item["request"]["header"] if h["key"] == "X-Session-Id"
+    ]
+    assert later
+    assert all(h["value"] == "{{session_id}}" for h in later)
+
+
+def test_the_http_file_names_the_session_request_and_reuses_its_id() -> None:
+    text = (PROJECT_ROOT / generate_requests.HTTP_FILE).read_text(encoding="utf-8")
+    assert text.startswith("# ")
+    assert "\n@baseUrl = http://localhost:7071/api\n" in text
+    assert "# @name createSession\nPOST {{baseUrl}}/sessions\n" in text
+    assert "X-Session-Id: {{createSession.response.body.$.session_id}}" in text
