@@ -109,6 +109,8 @@ class _KeyedLocks:
 
 
 class _Lock:
+    """A lock that a WeakValueDictionary can hold (threading.Lock cannot be weakly referenced)."""
+
     def __init__(self) -> None:
         self.lock = threading.Lock()
 
