@@ -6,6 +6,11 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
+
+from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
+from langchain_core.messages import BaseMessage
+from langchain_core.outputs import ChatResult
 
 from services.video_rag.domain.captions import Caption
 from services.video_rag.providers.youtube import (
@@ -70,3 +75,13 @@ class FailingEmbeddings:
 
     def embed_query(self, text: str) -> list[float]:
         raise ConnectionError("embedding service unreachable")
+
+
+class RecordingChatModel(GenericFakeChatModel):
+    """langchain-core's fake chat model that also remembers the messages it was sent."""
+
+    received: list[list[BaseMessage]] = []  # noqa: RUF012  (a pydantic field, copied per instance)
+
+    def _generate(self, messages: list[BaseMessage], *args: Any, **kwargs: Any) -> ChatResult:
+        self.received.append(list(messages))
+        return super()._generate(messages, *args, **kwargs)

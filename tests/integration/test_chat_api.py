@@ -13,6 +13,7 @@ from langchain_core.outputs import ChatResult
 
 from services.video_rag.bootstrap import Dependencies
 from services.video_rag.providers.chat import LangChainAnswerer
+from tests.fakes import RecordingChatModel
 from tests.helpers import body_of, invoke
 
 pytestmark = [pytest.mark.db]
@@ -28,16 +29,6 @@ KEYBOARD = (
     "00:00:05.000 --> 00:00:15.000\nThis video is about the type cover keyboard accessory.\n\n"
     "00:00:42.000 --> 00:00:58.000\nThe keyboard is sold separately for one hundred dollars.\n"
 )
-
-
-class RecordingChatModel(GenericFakeChatModel):
-    """A fake chat model that remembers the messages it was sent."""
-
-    received: list[list[BaseMessage]] = []  # noqa: RUF012  (a pydantic field, copied per instance)
-
-    def _generate(self, messages: list[BaseMessage], *args: Any, **kwargs: Any) -> ChatResult:
-        self.received.append(list(messages))
-        return super()._generate(messages, *args, **kwargs)
 
 
 class BrokenChatModel(GenericFakeChatModel):
