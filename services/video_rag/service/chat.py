@@ -74,11 +74,11 @@ def ask(
 ) -> ChatAnswer:
     """Answer `question` from the caller's videos (or only `video_ids`), with citations."""
     token_hash = require_token(token)
-    question = _valid_question(question, deps.settings.max_message_chars)
     settings = deps.settings
     now = deps.clock()
     with deps.uow() as uow:
         session = authenticate(uow, token_hash, now)
+        question = _valid_question(question, settings.max_message_chars)
         available = set(uow.chat.session_video_ids(session.id))
         if not available:
             raise NoVideos()
