@@ -28,7 +28,14 @@ def add_transcript(
 ) -> Transcript:
     """A video (if new) and one transcript of it with `chunks` embedded chunks."""
     if db.get(Video, video_id) is None:
-        db.add(Video(id=video_id, title=f"Video {video_id}", channel="Test channel"))
+        db.add(
+            Video(
+                id=video_id,
+                title=f"Video {video_id}",
+                channel="Test channel",
+                last_used_at=last_used_at,
+            )
+        )
         db.flush()
     transcript = Transcript(
         id=uuid.uuid4(),

@@ -117,6 +117,11 @@ class Video(Base):
     title: Mapped[str | None] = mapped_column(Text)
     channel: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_tz_now())
+    # Touched whenever a transcript of it is stored; the cleanup spares recently used videos (the
+    # same guard as Transcript.last_used_at).
+    last_used_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=_tz_now()
+    )
 
 
 class Transcript(Base):

@@ -37,6 +37,16 @@ class SessionRepository:
         self._db.flush()
         return session
 
+    def lock(self, session_id: uuid.UUID) -> bool:
+        """Lock the session row until commit, so that changes to one session that must not
+        interleave (adding videos under its limit, storing a question with its answer) run one
+        at a time. Take it first in a transaction, before any insert takes a key-share lock on
+        the row. False when the session is gone."""
+        locked = self._db.execute(
+            select(ChatSession.id).where(ChatSession.id == session_id).with_for_update()
+        ).first()
+        return locked is not None
+
     def get_by_token_hash(self, token_hash: bytes) -> ChatSession | None:
         """The session whose token hashes to `token_hash`, expired or not."""
         return self._db.scalars(
@@ -99,12 +109,13 @@ class MaintenanceRepository:
         )
         return int(result.rowcount)  # type: ignore[attr-defined]
 
-    def delete_videos_without_transcripts(self, limit: int) -> int:
-        """Delete up to `limit` videos that no transcript belongs to any more. Returns how many."""
+    def delete_videos_without_transcripts(self, used_before: datetime, limit: int) -> int:
+        """Delete up to `limit` videos that no transcript belongs to any more and that nobody
+        stored a transcript for since `used_before`. Returns how many."""
         has_transcript = exists().where(Transcript.video_id == Video.id)
         batch = (
             select(Video.id)
-            .where(~has_transcript)
+            .where(Video.last_used_at < used_before, ~has_transcript)
             .limit(limit)
             .with_for_update(of=Video, skip_locked=True)
         )
@@ -153,14 +164,6 @@ class VideoRepository:
 
     def __init__(self, db: Session) -> None:
         self._db = db
-
-    def lock_session(self, session_id: uuid.UUID) -> bool:
-        """Lock the session row until commit, so that adds to one session run one at a time
-        (the per-session video limit stays exact). False when the session is gone."""
-        locked = self._db.execute(
-            select(ChatSession.id).where(ChatSession.id == session_id).with_for_update()
-        ).first()
-        return locked is not None
 
     def _rows(self, session_id: uuid.UUID) -> Select[Any]:
         return (
@@ -214,14 +217,20 @@ class VideoRepository:
         )
         return result.first() is not None
 
-    def ensure_video(self, video_id: str, title: str | None, channel: str | None) -> None:
-        """Insert the video, or fill in metadata it lacks."""
-        statement = pg_insert(Video).values(id=video_id, title=title, channel=channel)
+    def ensure_video(
+        self, video_id: str, title: str | None, channel: str | None, now: datetime
+    ) -> None:
+        """Insert the video, or fill in metadata it lacks; either way mark it used now, which
+        keeps the cleanup from deleting it while its new transcript is being stored."""
+        statement = pg_insert(Video).values(
+            id=video_id, title=title, channel=channel, last_used_at=now
+        )
         statement = statement.on_conflict_do_update(
             index_elements=[Video.id],
             set_={
                 "title": func.coalesce(Video.title, statement.excluded.title),
                 "channel": func.coalesce(Video.channel, statement.excluded.channel),
+                "last_used_at": statement.excluded.last_used_at,
             },
         )
         self._db.execute(statement)

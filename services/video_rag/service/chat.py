@@ -102,6 +102,9 @@ def ask(
 
     with deps.uow() as uow:
         session = authenticate(uow, token_hash, deps.clock())
+        # One exchange at a time per session, so that its two rows take consecutive positions
+        # even when questions of the same session are answered at the same moment.
+        uow.sessions.lock(session.id)
         message_id = uow.chat.add_exchange(
             session.id, question, answer, [vars(s) for s in sources], deps.clock()
         )

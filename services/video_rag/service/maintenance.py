@@ -13,8 +13,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-# A shared transcript that lost its last link is kept this long, so that a session linking it at
-# the same moment as the cleanup runs never loses it (linking touches `last_used_at`).
+# A shared transcript that lost its last link, or a video that lost its last transcript, is kept
+# this long, so that a session linking or storing it while the cleanup runs never loses it
+# (linking and storing touch `last_used_at`).
 UNUSED_TRANSCRIPT_GRACE = timedelta(minutes=10)
 
 
@@ -49,7 +50,7 @@ def cleanup_expired_sessions(
     )
     videos = _in_batches(
         uow_factory,
-        lambda uow: uow.maintenance.delete_videos_without_transcripts(batch_size),
+        lambda uow: uow.maintenance.delete_videos_without_transcripts(now - grace, batch_size),
         batch_size,
     )
     report = CleanupReport(sessions=sessions, transcripts=transcripts, videos=videos)

@@ -279,7 +279,7 @@ def _link_shared(
 def _claim_session(deps: Dependencies, uow: UnitOfWork, session_id: uuid.UUID) -> None:
     """First thing in a storing transaction: lock the session row (adds to one session run one
     at a time, before any insert takes a key-share lock on it) and check its video limit."""
-    if not uow.videos.lock_session(session_id):
+    if not uow.sessions.lock(session_id):
         raise SessionNotFound("the session ended while the video was being added")
     _raise_if_full(uow.sessions.count_videos(session_id), deps.settings.max_videos_per_session)
 
@@ -328,7 +328,7 @@ def _fetch_and_store(
     )
     with deps.uow() as uow:
         _claim_session(deps, uow, session_id)
-        uow.videos.ensure_video(video_id, metadata.title, metadata.channel)
+        uow.videos.ensure_video(video_id, metadata.title, metadata.channel, deps.clock())
         transcript_id = uow.videos.insert_shared_transcript(new, deps.clock())
         if transcript_id is not None:
             uow.videos.insert_chunks(transcript_id, _spans(chunks), vectors)
@@ -372,7 +372,7 @@ def _store_upload(
     )
     with deps.uow() as uow:
         _claim_session(deps, uow, session_id)
-        uow.videos.ensure_video(video_id, None, None)
+        uow.videos.ensure_video(video_id, None, None, deps.clock())
         transcript_id = uow.videos.insert_uploaded_transcript(new, session_id, deps.clock())
         uow.videos.insert_chunks(transcript_id, _spans(chunks), vectors)
         view = _link_in(deps, uow, session_id, video_id, transcript_id)
