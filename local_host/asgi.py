@@ -212,7 +212,11 @@ def build_asgi_app(
                 expose_headers=list(EXPOSED_HEADERS),
             )
         )
-    return Starlette(routes=[Route("/{path:path}", endpoint=dispatcher)], middleware=middleware)
+    app = Starlette(routes=[Route("/{path:path}", endpoint=dispatcher)], middleware=middleware)
+    # Starlette's `path` convertor (`.*`) does not match a decoded newline: without this, such a
+    # path got Starlette's plain-text 404 instead of the dispatcher's JSON answer.
+    app.router.default = dispatcher
+    return app
 
 
 __all__ = ["REQUEST_ID_HEADER", "RequestIdMiddleware", "build_asgi_app", "build_route_table"]

@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.video_rag.api.schemas import UtcDateTime
+from services.video_rag.api.schemas import ITEMS_PER_REQUEST, MESSAGE_TEXT, UtcDateTime
 
 SessionId = Annotated[str, Field(max_length=256)]
 
@@ -35,7 +35,7 @@ class GetOrCreateSessionRequest(SessionLookup):
 class SaveVideoTranscriptRequest(SessionLookup):
     """POST savevideotranscript: YouTube video ids or URLs, in any mix."""
 
-    video_ids: list[str]
+    video_ids: list[str] = Field(json_schema_extra=ITEMS_PER_REQUEST)
 
 
 class GetInferenceRequest(SessionLookup):
@@ -45,7 +45,7 @@ class GetInferenceRequest(SessionLookup):
     creation date so the server could check expiry, which the server now does from its own record.
     """
 
-    query: Annotated[str, Field(max_length=100_000)]
+    query: Annotated[str, Field(max_length=100_000, json_schema_extra=MESSAGE_TEXT)]
     create_date: Any = None
 
 

@@ -199,7 +199,7 @@ RESPONSE_HEADERS: Mapping[str, tuple[str, Mapping[str, Any]]] = {
     REQUEST_ID_HEADER: (
         "The request's id: the caller's `X-Request-Id` when it is a sane token, else a new one. "
         "Error bodies repeat it as `error.request_id`.",
-        {"type": "string"},
+        {"type": "string", "pattern": _REQUEST_ID_PATTERN},
     ),
     SESSION_HEADER: ("The session id (the same as `session_id` in the body).", {"type": "string"}),
     "Retry-After": ("Seconds to wait before retrying.", {"type": "integer", "minimum": 1}),
@@ -612,8 +612,9 @@ def build_openapi() -> dict[str, Any]:
                     "in": "header",
                     "required": False,
                     "description": "An id to correlate this request in logs; echoed in the "
-                    "response (a new one is generated when absent or not a sane token).",
-                    "schema": {"type": "string", "pattern": _REQUEST_ID_PATTERN},
+                    "response when it is a sane token (1 to 128 of `A-Z a-z 0-9 . _ : -`), else "
+                    "replaced by a generated one. Never a reason to reject a request.",
+                    "schema": {"type": "string"},
                 }
             },
             "headers": {

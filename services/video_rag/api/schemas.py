@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue, PlainSerializer
 
 
 def _iso_utc(value: datetime) -> str:
@@ -88,10 +88,29 @@ class TranscriptUploadIn(RequestBody):
     )
 
 
+ITEMS_PER_REQUEST: dict[str, JsonValue] = {"minItems": 1, "maxItems": 10}
+"""MAX_VIDEOS_PER_REQUEST (default 10) items in all, enforced by the service."""
+
+
 class AddVideosRequest(RequestBody):
-    urls: list[Annotated[str, Field(max_length=2048)]] = Field(default_factory=list)
+    """1 to MAX_VIDEOS_PER_REQUEST (default 10) items in `urls` and `transcripts` together."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [
+                {"required": ["urls"], "properties": {"urls": ITEMS_PER_REQUEST}},
+                {"required": ["transcripts"], "properties": {"transcripts": ITEMS_PER_REQUEST}},
+            ]
+        }
+    )
+
+    urls: list[Annotated[str, Field(max_length=2048)]] = Field(
+        default_factory=list, json_schema_extra={"maxItems": 10}
+    )
     languages: Annotated[list[LanguageCode], Field(min_length=1, max_length=10)] | None = None
-    transcripts: list[TranscriptUploadIn] = Field(default_factory=list)
+    transcripts: list[TranscriptUploadIn] = Field(
+        default_factory=list, json_schema_extra={"maxItems": 10}
+    )
 
 
 class ItemErrorOut(BaseModel):
@@ -132,8 +151,17 @@ class VideosResponse(BaseModel):
     videos: list[VideoOut]
 
 
+MESSAGE_TEXT: dict[str, JsonValue] = {
+    "minLength": 1,
+    "maxLength": 2000,
+    "pattern": r"[^\s\x00-\x1f\x7f\x85]|\ufeff",
+}
+"""At least one character that is neither white space nor a control character, at most
+MAX_MESSAGE_CHARS (default 2000), as the chat service checks; the model keeps its 100000 cap."""
+
+
 class ChatRequest(RequestBody):
-    message: Annotated[str, Field(max_length=100_000)]
+    message: Annotated[str, Field(max_length=100_000, json_schema_extra=MESSAGE_TEXT)]
     video_ids: Annotated[list[VideoId], Field(min_length=1, max_length=100)] | None = None
 
 

@@ -133,7 +133,10 @@ def _parse(req: func.HttpRequest, model: type[LookupT]) -> tuple[LookupT, str | 
     """The JSON body as `model` (an empty body counts as `{}`) and the session id: the body's
     when it is a string, else the query string's."""
     body = parse_body(req, model, empty_ok=True)
-    token = body.session_id if body.session_id is not None else req.params.get("session_id")
+    # The query string's session id is held to the same rules as the body's (a 400 when invalid),
+    # even when the body's wins.
+    query = SessionLookup.model_validate({"session_id": req.params.get("session_id")})
+    token = body.session_id if body.session_id is not None else query.session_id
     return body, token
 
 
