@@ -3,19 +3,27 @@
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+import threading
 from typing import Any
 
 import azure.functions as func
 from azure.functions.decorators.http import HttpTrigger
 
+_registered: dict[str, Any] = {}
+_registered_lock = threading.Lock()
 
-@lru_cache(maxsize=1)
+
 def registered_functions() -> dict[str, Any]:
-    """Function name -> azure.functions Function, read once (get_functions() cannot run twice)."""
-    import function_app
+    """Function name -> azure.functions Function, read once per process (get_functions() cannot
+    run twice), safely from several threads."""
+    with _registered_lock:
+        if not _registered:
+            import function_app
 
-    return {str(f.get_function_name()): f for f in function_app.app.get_functions()}
+            _registered.update(
+                {str(f.get_function_name()): f for f in function_app.app.get_functions()}
+            )
+    return _registered
 
 
 def http_functions_by_route() -> dict[str, Any]:
