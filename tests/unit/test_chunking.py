@@ -154,7 +154,7 @@ def test_a_long_caption_is_split_on_word_boundaries_with_times_apportioned() -> 
 
 def test_a_long_caption_keeps_overlap_between_its_chunks() -> None:
     text = words(400, prefix="word")
-    chunks = chunk_captions([Caption(text, 0, 400)])
+    chunks = chunk_captions([Caption(text, 0, 400)], max_seconds=10_000)  # bounded by size only
     assert len(chunks) >= 3
     assert all(c.overlap_chars > 0 for c in chunks[1:])
     assert " ".join(new_text(c) for c in chunks) == text
@@ -288,3 +288,29 @@ def test_chunking_properties(captions: list[Caption], limits: tuple[int, int]) -
         for chunk in holders:
             assert chunk.start_seconds <= caption.start
             assert chunk.end_seconds >= caption.end
+
+
+def test_sparse_captions_are_cut_by_time_so_citations_land_near_what_they_cite() -> None:
+    captions = [
+        Caption("Hey guys, this is my review of the Surface Go.", 1.0, 11.0),
+        Caption("In my playback test the battery lasted nine hours.", 84.0, 16.0),
+        Caption("The screen is bright and sharp for the price.", 130.0, 21.0),
+        Caption("The keyboard is sold separately.", 185.0, 15.0),
+    ]
+    chunks = chunk_captions(captions, max_seconds=60)
+    assert [(c.start_seconds, c.overlap_chars == 0) for c in chunks] == [
+        (1.0, True),
+        (84.0, True),  # the previous caption is more than 20 s earlier: no overlap
+        (185.0, True),
+    ]
+    assert "battery" in chunks[1].text
+    assert "screen" in chunks[1].text  # 46 s after the chunk's start: within the bound
+    with pytest.raises(ValueError, match="max_seconds"):
+        chunk_captions(captions, max_seconds=0)
+
+
+def test_dense_speech_is_still_bounded_by_size_first() -> None:
+    captions = [Caption(words(6, prefix=f"w{i}-"), i * 2.0, 2.0) for i in range(100)]
+    chunks = chunk_captions(captions, max_chars=300, overlap_chars=60, max_seconds=60)
+    assert all(len(c.text) <= 300 for c in chunks)
+    assert all(c.end_seconds - c.start_seconds <= 60 + 2.0 for c in chunks)

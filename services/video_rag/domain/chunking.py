@@ -13,6 +13,12 @@ Each chunk after the first begins with the longest run of trailing captions (who
 pieces) of the previous chunk whose joined length is at most
 ``min(overlap_chars, max_chars // 2)``, shortened further if needed so that at least the next new
 caption still fits; `Chunk.overlap_chars` says how much of a chunk's text is that repetition.
+
+Chunks are also bounded in time, so that a citation's timestamp lands near what it cites: a chunk
+takes no further caption that starts more than `max_seconds` after the chunk's start (it always
+takes at least one new caption), and its overlap reaches back at most a third of `max_seconds`.
+Dense speech fills `max_chars` first; sparse captions (talks with pauses, uploaded outlines) are
+cut by time.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from services.video_rag.domain.captions import Caption, clean_caption_text
 
 __all__ = [
     "DEFAULT_MAX_CHARS",
+    "DEFAULT_MAX_SECONDS",
     "DEFAULT_OVERLAP_CHARS",
     "MIN_MAX_CHARS",
     "Chunk",
@@ -33,6 +40,7 @@ __all__ = [
 
 DEFAULT_MAX_CHARS: Final = 1200
 DEFAULT_OVERLAP_CHARS: Final = 200
+DEFAULT_MAX_SECONDS: Final = 60.0
 MIN_MAX_CHARS: Final = 50
 
 # A chunk may end early at a sentence end only if it is at least this full.
@@ -60,14 +68,17 @@ def chunk_captions(
     captions: Sequence[Caption],
     max_chars: int = DEFAULT_MAX_CHARS,
     overlap_chars: int = DEFAULT_OVERLAP_CHARS,
+    max_seconds: float = DEFAULT_MAX_SECONDS,
 ) -> list[Chunk]:
     """Overlapping chunks of at most `max_chars` characters covering all the captions' text.
 
     Ordinals run 0..n-1 and start times never decrease; a chunk starts when its first caption
     starts and ends at the latest end of its captions. Returns [] when no caption has text.
-    Raises ValueError when `max_chars` < 50, `overlap_chars` < 0 or `overlap_chars` >=
-    `max_chars`.
+    Raises ValueError when `max_chars` < 50, `overlap_chars` < 0, `overlap_chars` >=
+    `max_chars` or `max_seconds` <= 0.
     """
+    if not max_seconds > 0:
+        raise ValueError(f"max_seconds must be positive, got {max_seconds}")
     if max_chars < MIN_MAX_CHARS:
         raise ValueError(f"max_chars must be at least {MIN_MAX_CHARS}, got {max_chars}")
     if overlap_chars < 0:
@@ -77,6 +88,7 @@ def chunk_captions(
             f"overlap_chars must be smaller than max_chars, got {overlap_chars} >= {max_chars}"
         )
     overlap_cap = min(overlap_chars, max_chars // 2)
+    overlap_seconds = max_seconds / 3
 
     texts, starts, ends = _units(captions, max_chars, piece_chars=max(overlap_cap, MIN_MAX_CHARS))
     count = len(texts)
@@ -92,6 +104,8 @@ def chunk_captions(
         fills: list[int] = []  # fills[k]: chunk length when it ends with unit new + k
         stop = new
         while stop < count:
+            if stop > new and starts[stop] - starts[first] > max_seconds:
+                break
             added = lengths[stop] + (1 if stop > first else 0)
             if length + added > max_chars:
                 break
@@ -125,7 +139,7 @@ def chunk_captions(
         first, overlap_length = stop, 0
         while first > chunk_first:
             added = lengths[first - 1] + (1 if first < stop else 0)
-            if overlap_length + added > limit:
+            if overlap_length + added > limit or starts[stop] - starts[first - 1] > overlap_seconds:
                 break
             overlap_length += added
             first -= 1
