@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test browser-deps bench lint format migrate clean-db
+.PHONY: run test browser-deps bench bench-layouts bench-scale lint format migrate clean-db
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,16 @@ bench: $(STAMP)
 	$(PY) -m benchmarks.cold_start
 	$(PY) -m benchmarks.ingest
 	$(PY) -m benchmarks.retrieval
+	$(PY) -m benchmarks.chat
+	$(PY) -m benchmarks.cleanup
+
+# Optional: where retrieval time goes per storage layout (~2 min), and retrieval at 10x the data
+# (~15 min, ~18 GB of disk).
+bench-layouts: $(STAMP)
+	$(PY) -m benchmarks.retrieval_layouts
+
+bench-scale: $(STAMP)
+	$(PY) -m benchmarks.retrieval --scale 10
 
 lint: $(STAMP)
 	$(PY) -m ruff check .

@@ -5,18 +5,28 @@ from __future__ import annotations
 
 import os
 import platform
+import signal
+import socket
 import statistics
+import subprocess
+import sys
 import tempfile
+import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from services.video_rag.db.migrations import upgrade_to_head
 from services.video_rag.settings import normalize_database_url
+
+ROOT = Path(__file__).resolve().parents[1]
+HOST_STARTUP_SECONDS = 60
+_APP_PREFIXES = ("PG_", "SESSION_", "OPENAI", "AZURE_OPENAI", "LLM_", "YOUTUBE_", "WEBSHARE_")
 
 
 @contextmanager
@@ -74,5 +84,58 @@ def describe(values_ms: Sequence[float]) -> str:
 
 
 def machine() -> str:
-    """What the figures were measured on."""
-    return f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    """What the figures were measured on, with the one-minute load average as they are printed
+    (the benchmark's own work included; anything above it means other work skewed the figures)."""
+    return (
+        f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+        f"load average {os.getloadavg()[0]:.2f}"
+    )
+
+
+def free_port() -> int:
+    """A TCP port on the loopback interface that nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextmanager
+def local_host(settings: Mapping[str, str], log: Path) -> Iterator[str]:
+    """Run `python -m local_host --no-migrate` on a free loopback port with `settings` as its only
+    app settings (YouTube requests go to a closed local port) until the block ends; yields its
+    base URL (…/api). Its output goes to `log`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(_APP_PREFIXES)}
+    env.update(
+        YOUTUBE_PROXY_HTTP_URL="http://127.0.0.1:9",
+        YOUTUBE_PROXY_HTTPS_URL="http://127.0.0.1:9",
+        PYTHONUNBUFFERED="1",
+    )
+    env.update(settings)
+    port = free_port()
+    base = f"http://127.0.0.1:{port}/api"
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "local_host", "--no-migrate", "--port", str(port)],
+            cwd=ROOT,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            deadline = time.monotonic() + HOST_STARTUP_SECONDS
+            while True:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"the local host did not start:\n{log.read_text()[-3000:]}")
+                try:
+                    httpx.get(f"{base}/health", timeout=2)
+                    break
+                except httpx.TransportError:
+                    time.sleep(0.1)
+            yield base
+        finally:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(timeout=10)
