@@ -42,13 +42,9 @@ from typing import Any
 
 import httpx
 
-from benchmarks.common import describe, local_host, machine, migrated_database, percentile
+from benchmarks.common import WORDS, describe, local_host, machine, migrated_database, percentile
 from tests.support.fake_openai import FakeOpenAI, fake_openai_server
 
-WORDS = (
-    "battery keyboard screen review performance price design camera speaker port windows "
-    "surface tablet laptop hours test video light weight pen kickstand display brightness"
-).split()
 QUESTIONS = (
     "How long does the battery last?",
     "What does the review say about the keyboard?",

@@ -35,7 +35,7 @@ from typing import Any
 import psycopg
 from sqlalchemy import func, select, text
 
-from benchmarks.common import describe, machine, migrated_database, percentile
+from benchmarks.common import WORDS, describe, machine, migrated_database, percentile
 from benchmarks.retrieval import (
     CHUNK_COPY_COLUMNS,
     COPY_HEADER,
@@ -58,10 +58,6 @@ from services.video_rag.service import chat, videos
 from services.video_rag.service.maintenance import cleanup_expired_sessions
 from services.video_rag.settings import load_settings
 
-WORDS = (
-    "battery keyboard screen review performance price design camera speaker port windows "
-    "surface tablet laptop hours test video light weight pen kickstand display brightness"
-).split()
 QUESTIONS = (
     "How long does the battery last?",
     "What does the review say about the keyboard?",

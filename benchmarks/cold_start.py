@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -21,7 +20,7 @@ from pathlib import Path
 
 import httpx
 
-from benchmarks.common import describe, machine, migrated_database
+from benchmarks.common import describe, free_port, machine, migrated_database
 
 ROOT = Path(__file__).resolve().parents[1]
 EAGER_STACK = (
@@ -51,14 +50,8 @@ def _env(**extra: str) -> dict[str, str]:
     return env
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def _first_session_ms(database_url: str) -> float:
-    port = _free_port()
+    port = free_port()
     began = time.perf_counter()
     process = subprocess.Popen(
         [sys.executable, "-m", "local_host", "--no-migrate", "--port", str(port)],

@@ -68,6 +68,14 @@ def _fresh_database(server_url: str) -> Iterator[str]:
         admin.dispose()
 
 
+# The vocabulary of the benchmarks' synthetic transcripts (a small one: many full-text matches,
+# the retrieval's worst case).
+WORDS = (
+    "battery keyboard screen review performance price design camera speaker port windows "
+    "surface tablet laptop hours test video light weight pen kickstand display brightness"
+).split()
+
+
 def percentile(values: Sequence[float], fraction: float) -> float:
     """The `fraction` quantile (nearest rank) of `values`."""
     ordered = sorted(values)

@@ -31,7 +31,7 @@ from functools import cache
 
 from sqlalchemy import create_engine, text
 
-from benchmarks.common import describe, machine, migrated_database, percentile
+from benchmarks.common import WORDS, describe, machine, migrated_database, percentile
 from services.video_rag.bootstrap import Dependencies
 from services.video_rag.domain.captions import Caption
 from services.video_rag.domain.chunking import chunk_captions
@@ -39,11 +39,6 @@ from services.video_rag.providers.youtube import FetchedTranscript, VideoMetadat
 from services.video_rag.service import sessions, videos
 from services.video_rag.settings import STORED_EMBEDDING_DIMENSIONS, Settings, load_settings
 from tests.support.fake_openai import FakeOpenAI, fake_openai_server
-
-WORDS = (
-    "battery keyboard screen review performance price design camera speaker port windows "
-    "surface tablet laptop hours test video light weight pen kickstand display brightness"
-).split()
 
 
 @cache
