@@ -28,7 +28,6 @@ OPENAI_KEY_SETTINGS = ("OPENAI_API_KEY", "OPENAI_KEY")
 # Defaults of the settings whose value the Functions host resolves itself (binding expressions).
 _HOST_DEFAULTS = {
     "SESSION_CLEANUP_SCHEDULE": "0 0 0 * * *",
-    "SESSION_CLEANUP_RUN_ON_STARTUP": "false",
 }
 
 _LANGUAGE_CODE = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*")
@@ -57,7 +56,6 @@ class Settings:
     database_url_setting: str | None = None
     session_expire_minutes: int = 15
     session_cleanup_schedule: str = "0 0 0 * * *"
-    session_cleanup_schedule_is_set: bool = False
     session_cleanup_run_on_startup: bool = False
     session_cleanup_batch_size: int = 500
     langchain_chat_message_table_name: str = "langchain_chat_message"
@@ -279,7 +277,6 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         database_url_setting=database_setting,
         session_expire_minutes=reader.integer("SESSION_EXPIRE_MINUTES", 15, 1, 7 * 24 * 60),
         session_cleanup_schedule=schedule or defaults.session_cleanup_schedule,
-        session_cleanup_schedule_is_set=schedule is not None,
         session_cleanup_run_on_startup=reader.boolean("SESSION_CLEANUP_RUN_ON_STARTUP", False),
         session_cleanup_batch_size=reader.integer("SESSION_CLEANUP_BATCH_SIZE", 500, 1, 100_000),
         langchain_chat_message_table_name=reader.text("LANGCHAIN_CHAT_MESSAGE_TABLE_NAME")[0]

@@ -26,11 +26,6 @@ def hash_token(token: str) -> bytes:
     return hashlib.sha256(token.encode("ascii")).digest()
 
 
-def token_prefix(token: str) -> str:
-    """The most of a session id that may appear in a log line."""
-    return token[:6] + "…"
-
-
 def expiry_for(created_at: datetime, lifetime_minutes: int) -> datetime:
     """When a session created at `created_at` expires."""
     return created_at + timedelta(minutes=lifetime_minutes)

@@ -184,11 +184,32 @@ def _upload_item(upload: UploadInput, default_language: str, max_characters: int
     return AddItem(upload.video_id, upload.video_id, Upload(upload.title, language, captions))
 
 
+def add_requested_videos(
+    deps: Dependencies,
+    session_id: uuid.UUID,
+    urls: Sequence[str],
+    uploads: Sequence[UploadInput],
+    languages: Sequence[str] | None,
+) -> list[AddResult]:
+    """Add a request's URLs and uploads (in that order) to a session authenticated with
+    `sessions.session_key`, in `languages` (default: YOUTUBE_LANGUAGES), within the limits of
+    the settings. Items fail one by one; the others still succeed."""
+    settings = deps.settings
+    languages = list(languages or settings.youtube_languages)
+    items = prepare_items(
+        urls,
+        uploads,
+        default_language=languages[0],
+        max_items=settings.max_videos_per_request,
+        max_characters=settings.max_transcript_chars,
+    )
+    return add_videos(deps, session_id, items, languages)
+
+
 def add_videos(
     deps: Dependencies, session_id: uuid.UUID, items: Sequence[AddItem], languages: Sequence[str]
 ) -> list[AddResult]:
-    """Add videos to a session (authenticated with `sessions.session_key`). Items fail one by
-    one; the others still succeed."""
+    """Add prepared items to a session. Items fail one by one; the others still succeed."""
 
     def add(item: AddItem) -> AddResult:
         return _add_one(deps, session_id, item, languages)

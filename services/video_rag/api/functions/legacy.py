@@ -73,15 +73,7 @@ def save_video_transcript(req: func.HttpRequest) -> func.HttpResponse:
     body, token = _parse(req, SaveVideoTranscriptRequest)
     deps = get_dependencies()
     session_id = session_service.session_key(deps.uow(), token, deps.clock())
-    languages = list(deps.settings.youtube_languages)
-    items = video_service.prepare_items(
-        body.video_ids,
-        [],
-        default_language=languages[0],
-        max_items=deps.settings.max_videos_per_request,
-        max_characters=deps.settings.max_transcript_chars,
-    )
-    results = video_service.add_videos(deps, session_id, items, languages)
+    results = video_service.add_requested_videos(deps, session_id, body.video_ids, [], None)
     present = [r.video_id for r in results if r.status != "failed" and r.video_id is not None]
     return json_response(
         SaveVideoTranscriptResponse(

@@ -26,15 +26,8 @@ def add_videos(req: func.HttpRequest) -> func.HttpResponse:
     deps = get_dependencies()
     session_id = session_key(deps.uow(), token_of(req), deps.clock())  # 401 before any work
     body = parse_json(req, AddVideosRequest)
-    languages = body.languages or list(deps.settings.youtube_languages)
-    items = service.prepare_items(
-        body.urls,
-        [service.UploadInput(**upload.model_dump()) for upload in body.transcripts],
-        default_language=languages[0],
-        max_items=deps.settings.max_videos_per_request,
-        max_characters=deps.settings.max_transcript_chars,
-    )
-    results = service.add_videos(deps, session_id, items, languages)
+    uploads = [service.UploadInput(**upload.model_dump()) for upload in body.transcripts]
+    results = service.add_requested_videos(deps, session_id, body.urls, uploads, body.languages)
     return json_response(AddVideosResponse(videos=[_result(r) for r in results]))
 
 
