@@ -1,14 +1,20 @@
-# Two commands do everything on a fresh machine with Python 3.11 and make:
+# Two commands do everything on a fresh machine with Python 3.13 and make:
 #   make run    set up .venv if needed, then serve the app at http://localhost:7071/api
 #   make test   set up .venv if needed, then run the whole test suite
-PYTHON ?= $(shell command -v python3.11 || command -v python3)
+# The interpreter: PYTHON=... if given, else a 3.13 found on PATH or under pyenv (tools/find-python).
+PYTHON ?= $(shell sh tools/find-python)
 VENV := .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed
+STAMP := $(VENV)/.installed-py313
 
 .PHONY: run test browser-deps bench bench-layouts bench-scale lint format migrate clean-db
 
 $(STAMP): requirements.txt requirements-dev.txt
+	@test -n "$(PYTHON)" || { echo "Python 3.13 is needed and none was found on PATH or under pyenv." \
+	  "Install it (python.org, your package manager, or 'pyenv install 3.13'), or name it:" \
+	  "make PYTHON=/path/to/python3.13 ..." >&2; exit 1; }
+	@if [ -x $(PY) ] && ! $(PY) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))'; then \
+	  echo "Recreating $(VENV) with Python 3.13"; rm -rf $(VENV); fi
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt

@@ -30,7 +30,7 @@
 # otherwise a zip of the project honoring .funcignore, deployed with
 # `az functionapp deployment source config-zip --build-remote true`, which on a Flex Consumption
 # app is the plan's "one deploy" (the package goes to the deployment container and
-# requirements.txt is installed remotely, on Linux with Python 3.11).
+# requirements.txt is installed remotely, on Linux with Python 3.13).
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -43,7 +43,7 @@ cd "$root"
 export AZURE_ENV_NAME="${AZURE_ENV_NAME:-vrag}"
 export POSTGRES_ADMIN_PASSWORD
 
-python=$(command -v python3.11 || command -v python3)
+python=$(command -v python3.13 || command -v python3)
 command -v az >/dev/null || { echo "the Azure CLI (az) is required" >&2; exit 1; }
 
 if [[ -n "${AZURE_SUBSCRIPTION_ID:-}" ]]; then

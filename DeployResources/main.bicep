@@ -1,5 +1,5 @@
 // Everything the video RAG function app needs, in one resource group:
-//   Function App (Linux, Python 3.11, Flex Consumption FC1) + its plan
+//   Function App (Linux, Python 3.13, Flex Consumption FC1) + its plan
 //   storage account (host storage, identity-based; blob container for deployment packages)
 //   user-assigned managed identity (storage, Key Vault references, deployment storage)
 //   Log Analytics workspace + Application Insights
@@ -603,7 +603,7 @@ resource functionApp 'Microsoft.Web/sites@2023-12-01' = {
       }
       runtime: {
         name: 'python'
-        version: '3.11'
+        version: '3.13'
       }
     }
     siteConfig: {

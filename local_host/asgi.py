@@ -135,11 +135,17 @@ class FunctionDispatcher:
                 headers={"Allow": allow},
             )
         function = resolved.entry.target
-        try:
-            http_request = await to_http_request(request, resolved.params)
-        except ClientDisconnect:
-            logger.info("%s %s: the client disconnected before sending the body", method, path)
-            return Response(status_code=400)
+        if function.streams:
+            # HTTP streams: the function takes the Starlette request itself, route parameters in
+            # `path_params`, and its Starlette response is sent as it is (streamed bodies too).
+            request.scope["path_params"] = dict(resolved.params)
+            trigger_value: Any = request
+        else:
+            try:
+                trigger_value = await to_http_request(request, resolved.params)
+            except ClientDisconnect:
+                logger.info("%s %s: the client disconnected before sending the body", method, path)
+                return Response(status_code=400)
         invocation_id = str(uuid.uuid4())
         logger.info(
             "Executing 'Functions.%s' (Reason='This function was programmatically called via "
@@ -150,7 +156,7 @@ class FunctionDispatcher:
         started = time.perf_counter()
         try:
             context = InvocationContext(invocation_id, function.name, self.function_directory)
-            kwargs = build_kwargs(function.func, function.arg_name, http_request, context)
+            kwargs = build_kwargs(function.func, function.arg_name, trigger_value, context)
             result = await call_in_threadpool(function.func, kwargs)
             response = to_starlette_response(result)
         except Exception as exc:

@@ -117,6 +117,7 @@ def _default_content_type(mimetype: str, charset: str) -> str:
 def to_starlette_response(result: Any) -> Response:
     """Convert a function's return value into a Starlette response.
 
+    A Starlette response (from an HTTP-streams function) is returned as it is.
     ``func.HttpResponse``: status, every header (repeated ones too) and body are
     kept; without an explicit Content-Type header it is derived from
     ``mimetype``/``charset`` like the Python worker does. A ``str`` becomes a
@@ -124,6 +125,8 @@ def to_starlette_response(result: Any) -> Response:
     :class:`UnsupportedResultError`.
     """
     header_items: list[tuple[str, str]]
+    if isinstance(result, Response):  # an HTTP-streams function's response: sent as it is
+        return result
     if isinstance(result, azf_abc.HttpResponse):
         status = int(result.status_code)
         body = result.get_body() or b""

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import importlib
 import logging
+import sys
+import typing
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -36,6 +38,8 @@ class HttpFunction:
     arg_name: str
     func: Callable[..., Any]
     auth_level: str | None = None
+    streams: bool = False
+    """Takes the HTTP-streams request type (a Starlette request) rather than func.HttpRequest."""
 
 
 @dataclass(frozen=True)
@@ -124,6 +128,7 @@ def _index(app: Any) -> FunctionCatalog:
                     arg_name=str(trigger.name),
                     func=user_function,
                     auth_level=_auth_level(trigger.auth_level),
+                    streams=_takes_streams_request(user_function, str(trigger.name)),
                 )
             )
         elif isinstance(trigger, TimerTrigger):
@@ -142,6 +147,20 @@ def _index(app: Any) -> FunctionCatalog:
             continue
         _warn_about_extra_bindings(function, trigger, name)
     return FunctionCatalog(tuple(http), tuple(timers), tuple(unsupported))
+
+
+def _takes_streams_request(function: Callable[..., Any], arg_name: str) -> bool:
+    """Whether the trigger parameter is annotated with the request type of the HTTP-streams
+    extension the app imported (FastAPI's `Request`, for `azurefunctions-extensions-http-fastapi`),
+    the worker's own test."""
+    extension = sys.modules.get("azurefunctions.extensions.base")
+    if extension is None:  # an app that never imported an HTTP-streams extension
+        return False
+    try:
+        annotation = typing.get_type_hints(function).get(arg_name)
+    except Exception:  # unresolvable annotations: treat it as a classic function
+        return False
+    return bool(extension.RequestTrackerMeta.check_type(annotation))
 
 
 def _warn_about_extra_bindings(function: Any, trigger: Any, name: str) -> None:

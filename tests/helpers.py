@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 from typing import Any
+from urllib.parse import urlencode, urlsplit
 
 import azure.functions as func
 from azure.functions.decorators.http import HttpTrigger
@@ -56,8 +58,76 @@ def invoke(
         route_params=route_params or {},
         body=body or b"",
     )
-    response: func.HttpResponse = function.get_user_function()(request)
-    return response
+    return call_endpoint(function.get_user_function(), request)
+
+
+def call_endpoint(endpoint: Any, request: func.HttpRequest) -> func.HttpResponse:
+    """Call an Azure function of the app as the HTTP-streams worker does (a Starlette request in,
+    a Starlette response out, sent through ASGI), and return what it sent as a classic response:
+    a streamed body is read to its end."""
+    return asyncio.run(_call_endpoint(endpoint, request))
+
+
+async def _call_endpoint(endpoint: Any, request: func.HttpRequest) -> func.HttpResponse:
+    from starlette.requests import Request
+
+    url = urlsplit(request.url)
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0", "spec_version": "2.3"},
+        "http_version": "1.1",
+        "method": request.method,
+        "scheme": url.scheme or "http",
+        "server": (url.hostname or "localhost", url.port or 80),
+        "client": ("127.0.0.1", 50000),
+        "root_path": "",
+        "path": url.path,
+        "raw_path": url.path.encode("utf-8"),
+        "query_string": urlencode(dict(request.params)).encode("ascii"),
+        "headers": [
+            (name.lower().encode("latin-1"), _header_bytes(value))
+            for name, value in request.headers.items()
+        ],
+        "path_params": dict(request.route_params),
+    }
+    finished = asyncio.Event()
+    body_sent = False
+
+    async def receive() -> dict[str, Any]:
+        nonlocal body_sent
+        if not body_sent:
+            body_sent = True
+            return {"type": "http.request", "body": request.get_body(), "more_body": False}
+        await finished.wait()  # the client stays connected until the response is complete
+        return {"type": "http.disconnect"}
+
+    start: dict[str, Any] = {}
+    chunks: list[bytes] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            start.update(message)
+        elif message["type"] == "http.response.body":
+            chunks.append(message.get("body", b""))
+
+    response = await endpoint(Request(scope, receive))
+    await response(scope, receive, send)
+    finished.set()
+    headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in start["headers"]}
+    content_type = next((v for k, v in headers.items() if k.lower() == "content-type"), "")
+    return func.HttpResponse(
+        b"".join(chunks),
+        status_code=start["status"],
+        headers=headers,
+        mimetype=content_type.split(";")[0].strip() or None,
+    )
+
+
+def _header_bytes(value: str) -> bytes:
+    try:
+        return value.encode("latin-1")
+    except UnicodeEncodeError:
+        return value.encode("utf-8")
 
 
 def body_of(response: func.HttpResponse) -> Any:

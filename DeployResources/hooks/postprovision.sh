@@ -30,7 +30,7 @@ if [ -z "${POSTGRES_CLIENT_IP:-}" ]; then
     echo "postprovision: POSTGRES_CLIENT_IP is not set; the server may refuse this machine." >&2
 fi
 
-PYTHON=$(command -v python3.11 || command -v python3)
+PYTHON=$(command -v python3.13 || command -v python3)
 PG_VECTOR_CONNECTION_STRING=$(
     "$PYTHON" DeployResources/deploytool.py pg-url \
         --host "$POSTGRES_FQDN" --database "$POSTGRES_DATABASE" --user "$POSTGRES_ADMIN_LOGIN"

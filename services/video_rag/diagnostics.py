@@ -59,6 +59,13 @@ def invocation(invocation_id: str) -> Iterator[None]:
         _invocation_id.reset(token)
 
 
+def bind_invocation(invocation_id: str) -> None:
+    """Mark everything logged from here on in the current context (a task that serves one
+    request, such as a streamed response's) with `invocation_id`; the context ends with it."""
+    install_log_context()
+    _invocation_id.set(invocation_id)
+
+
 def install_log_context() -> None:
     """Make every log record carry the current invocation id (once per process)."""
     global _installed

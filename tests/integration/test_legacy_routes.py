@@ -20,7 +20,7 @@ from services.video_rag.providers.chat import ChatFailed, ChatTimeout
 from services.video_rag.providers.youtube import FetchedTranscript
 from tests.conftest import PROJECT_ROOT, FakeClock
 from tests.fakes import FakeTranscriptSource
-from tests.helpers import body_of, invoke
+from tests.helpers import body_of, call_endpoint, invoke
 
 pytestmark = [pytest.mark.db, pytest.mark.usefixtures("deps")]
 
@@ -89,7 +89,7 @@ def call(
         route_params={},
         body=json.dumps(json_body).encode() if json_body is not None else body,
     )
-    return legacy.ENDPOINTS[route](request)
+    return call_endpoint(legacy.ENDPOINTS[route], request)
 
 
 def ok(response: func.HttpResponse, status: int = 200) -> Any:

@@ -3,12 +3,16 @@ talk to it over a socket, and it records what they sent.
 
 It serves embeddings (`.../embeddings`) and chat completions (`/v1/chat/completions` and the Azure
 path `/openai/deployments/{deployment}/chat/completions`), can fail every request with a status,
-and can wait before answering (to make clients time out)."""
+and can wait before answering (to make clients time out). Streamed completions (`"stream": true`)
+are sent word by word as `chat.completion.chunk` events: with a delay per word, held after the
+first word until a test opens `stream_gate`, or ended by an error event after some words; a client that goes
+away mid-stream is counted in `streams_abandoned`."""
 
 from __future__ import annotations
 
 import base64
 import json
+import re
 import struct
 import threading
 from collections.abc import Callable, Iterator
@@ -36,6 +40,13 @@ class FakeOpenAI:
     # When set, `fail_with_status` and `delay_seconds` apply only to paths containing it.
     only_path_containing: str | None = None
     stopping: threading.Event = field(default_factory=threading.Event)
+    # Streaming: seconds between words; when set, the stream waits for this event after its
+    # first word; when set, the stream breaks off (connection closed) after this many words.
+    token_delay_seconds: float = 0.0
+    stream_gate: threading.Event | None = None
+    break_stream_after: int | None = None
+    streams_completed: int = 0
+    streams_abandoned: int = 0
 
     def chat_reply(self, body: dict[str, Any]) -> str:
         """The next scripted reply (called with the lock held)."""
@@ -62,6 +73,18 @@ class FakeOpenAI:
                 }
             ],
             "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
+        }
+
+    def chunk(
+        self, body: dict[str, Any], delta: dict[str, Any], finish_reason: str | None
+    ) -> dict[str, Any]:
+        """One `chat.completion.chunk` of a streamed completion."""
+        return {
+            "id": f"chatcmpl-fake-{len(self.chat_requests)}",
+            "object": "chat.completion.chunk",
+            "created": 1_700_000_000,
+            "model": body.get("model", "deployment"),
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}],
         }
 
     @staticmethod
@@ -120,6 +143,8 @@ def fake_openai_server(fake: FakeOpenAI | None = None) -> Iterator[FakeOpenAI]:
                 self._send(state.fail_with_status, {"error": {"message": "boom", "type": "x"}})
             elif "/embeddings" in self.path:
                 self._send(200, state.embeddings_response(body))
+            elif reply is not None and body.get("stream"):
+                self._stream(body, reply)
             elif reply is not None:
                 self._send(200, state.chat_response(body, reply))
             else:
@@ -132,6 +157,36 @@ def fake_openai_server(fake: FakeOpenAI | None = None) -> Iterator[FakeOpenAI]:
             self.send_header("Content-Length", str(len(raw)))
             self.end_headers()
             self.wfile.write(raw)
+
+        def _stream(self, body: dict[str, Any], text: str) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.end_headers()
+            words = re.findall(r"\s*\S+", text)
+            try:
+                for index, word in enumerate(words):
+                    if state.break_stream_after is not None and index >= state.break_stream_after:
+                        # How OpenAI reports a failure once the stream has started.
+                        self._event({"error": {"message": "boom", "type": "server_error"}})
+                        return
+                    self._event(state.chunk(body, {"content": word}, None))
+                    if index == 0 and state.stream_gate is not None:
+                        state.stream_gate.wait(30)
+                    if state.token_delay_seconds and state.stopping.wait(state.token_delay_seconds):
+                        return
+                self._event(state.chunk(body, {}, "stop"))
+                self.wfile.write(b"data: [DONE]\n\n")
+                self.wfile.flush()
+            except OSError:  # the client went away: stop writing
+                with state.lock:
+                    state.streams_abandoned += 1
+                return
+            with state.lock:
+                state.streams_completed += 1
+
+        def _event(self, payload: dict[str, Any]) -> None:
+            self.wfile.write(b"data: " + json.dumps(payload).encode() + b"\n\n")
+            self.wfile.flush()
 
         def log_message(self, format: str, *args: Any) -> None:
             pass

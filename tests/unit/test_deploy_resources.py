@@ -404,7 +404,7 @@ def test_function_app_is_linux_python_311_on_flex_consumption() -> None:
     site = _block(text, "resource functionApp 'Microsoft.Web/sites@")
     assert "kind: 'functionapp,linux'" in site
     config = _block(site, "functionAppConfig:")
-    assert re.search(r"runtime:\s*\{\s*name: 'python'\s*version: '3.11'\s*\}", config)
+    assert re.search(r"runtime:\s*\{\s*name: 'python'\s*version: '3.13'\s*\}", config)
     assert "instanceMemoryMB: instanceMemoryMB" in config
     assert "type: 'blobContainer'" in config
     assert "deploymentContainerName" in config
@@ -599,7 +599,7 @@ def test_ci_workflow_lints_tests_and_keeps_the_artifacts() -> None:
     assert "make test" in runs
     assert "lint" in (ROOT / "Makefile").read_text(encoding="utf-8").split(".PHONY:")[1]
     pythons = {str(s["with"]["python-version"]) for s in steps if "setup-python" in _uses(s)}
-    assert pythons == {"3.11"}
+    assert pythons == {"3.13"}
     uploads = [s for s in steps if "upload-artifact" in _uses(s)]
     assert uploads
     assert uploads[0]["with"]["path"].rstrip("/") == "test-artifacts"

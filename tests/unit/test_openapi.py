@@ -27,7 +27,7 @@ from services.video_rag.api.openapi import (
     build_openapi,
 )
 from tests.conftest import PROJECT_ROOT
-from tests.helpers import registered_functions
+from tests.helpers import call_endpoint, registered_functions
 from tools import generate_requests
 
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
@@ -525,8 +525,10 @@ def test_the_openapi_function_serves_the_document(doc: dict[str, Any]) -> None:
     set_dependencies(Dependencies(settings=load_settings({})))
     try:
         request = func.HttpRequest("GET", "http://localhost:7071/api/openapi.json", body=b"")
-        response = endpoint(request)
-        wrong = endpoint(func.HttpRequest("POST", "http://localhost/api/openapi.json", body=b""))
+        response = call_endpoint(endpoint, request)
+        wrong = call_endpoint(
+            endpoint, func.HttpRequest("POST", "http://localhost/api/openapi.json", body=b"")
+        )
     finally:
         set_dependencies(None)
     assert response.status_code == 200

@@ -4,29 +4,49 @@ method dispatch and the session header.
 Each route is one Azure function that accepts every method and dispatches here, so that a wrong
 method gets the documented 405 JSON error in Azure too (the Functions host itself would answer
 an empty 404).
+
+The app runs with HTTP streams (`azurefunctions-extensions-http-fastapi`), which applies to every
+HTTP trigger of the app once the extension is imported: each Azure function takes the extension's
+`Request` (a Starlette request) and returns a Starlette response. `http_endpoint` is the one
+adapter between that edge and the handlers: it reads the body (bounded), hands the handler the
+classic `func.HttpRequest` view of the request in a worker thread (the services are synchronous),
+and converts its `func.HttpResponse` back; a handler may also return a Starlette response, such as
+the streamed chat answer, which passes through untouched. Whatever fails, in a handler or in the
+adapter itself, the caller gets the JSON error contract with its `X-Request-Id`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import azure.functions as func
+
+# The HTTP-streams types (FastAPI's, which are Starlette's). Importing the extension switches the
+# whole app to HTTP streams; the worker checks these annotations when it indexes the functions.
+from azurefunctions.extensions.http.fastapi import Request as Request
+from azurefunctions.extensions.http.fastapi import Response as Response
+from azurefunctions.extensions.http.fastapi import StreamingResponse
 from pydantic import BaseModel, ValidationError
 
 from services.video_rag.bootstrap import get_dependencies
-from services.video_rag.diagnostics import current_invocation_id, invocation
+from services.video_rag.diagnostics import bind_invocation, current_invocation_id, invocation
 from services.video_rag.domain.errors import AppError, DatabaseUnavailable
 
 logger = logging.getLogger("video_rag.http")
 
-Handler = Callable[[func.HttpRequest], func.HttpResponse]
+Handler = Callable[[func.HttpRequest], "func.HttpResponse | Response"]
+"""A route's code for one method: the classic request in, a classic or a Starlette response out."""
+Endpoint = Callable[[Request], Awaitable[Response]]
+"""An Azure function of the app, as the HTTP-streams worker calls it."""
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
+EVENT_STREAM_MIMETYPE = "text/event-stream"
 JSON_MIMETYPE = "application/json"
 JSON_CONTENT_TYPE = "application/json; charset=utf-8"
 REQUEST_ID_HEADER = "X-Request-Id"
@@ -68,9 +88,9 @@ def current_request_id() -> str:
     return current_invocation_id() or "-"
 
 
-def request_id_for(req: func.HttpRequest) -> str:
+def request_id_for(headers: Mapping[str, str]) -> str:
     """The caller's X-Request-Id when it is a sane token, else a new one."""
-    given = (req.headers.get(REQUEST_ID_HEADER) or "").strip()
+    given = (headers.get(REQUEST_ID_HEADER) or "").strip()
     return given if _REQUEST_ID_PATTERN.fullmatch(given) else uuid.uuid4().hex
 
 
@@ -96,6 +116,40 @@ def json_response(
 def no_content() -> func.HttpResponse:
     """204 with an empty body."""
     return func.HttpResponse(status_code=204)
+
+
+def accepts_event_stream(req: func.HttpRequest) -> bool:
+    """Whether the caller asked for Server-Sent Events (`Accept: text/event-stream`)."""
+    accepted = (req.headers.get("Accept") or "").lower()
+    return any(part.split(";")[0].strip() == EVENT_STREAM_MIMETYPE for part in accepted.split(","))
+
+
+def event_stream(events: AsyncIterator[tuple[str, Any]]) -> Response:
+    """A 200 `text/event-stream` response sending each `(name, data)` of `events` as one
+    Server-Sent Event: ``event: <name>``, ``data: <data as one JSON line>``, a blank line. An
+    exception from `events` becomes a last ``error`` event in the error contract's shape."""
+    request_id = current_request_id()
+
+    async def body() -> AsyncIterator[bytes]:
+        bind_invocation(request_id)  # this runs in the server's task, after the handler returned
+        try:
+            async for name, data in events:
+                yield _sse(name, data)
+        except Exception as exc:
+            code, message, details, _ = _error_of(exc, "while streaming")
+            yield _sse("error", error_body(code, message, details))
+
+    return StreamingResponse(
+        body(),
+        media_type=f"{EVENT_STREAM_MIMETYPE}; charset=utf-8",
+        # No caching, and no buffering by proxies that honour it (nginx): events go out at once.
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+def _sse(name: str, data: Any) -> bytes:
+    payload = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    return f"event: {name}\ndata: {payload}\n\n".encode()
 
 
 def error_body(code: str, message: str, details: Sequence[Any] | None = None) -> dict[str, Any]:
@@ -149,16 +203,22 @@ def session_token(req: func.HttpRequest) -> str | None:
     return token or None
 
 
-def http_endpoint(name: str, **handlers: Handler) -> Handler:
+def http_endpoint(name: str, **handlers: Handler) -> Endpoint:
     """Build the Azure function for one route: dispatch on the method, apply the error contract,
     and put X-Request-Id on every response. `handlers` maps method names to handlers."""
     allowed = sorted(method.upper() for method in handlers)
     by_method = {method.upper(): handler for method, handler in handlers.items()}
 
-    def endpoint(req: func.HttpRequest) -> func.HttpResponse:
-        request_id = request_id_for(req)
+    async def endpoint(req: Request) -> Response:
+        request_id = request_id_for(req.headers)
         with invocation(request_id):
-            response = _dispatch(req, by_method, allowed)
+            try:
+                response = await _respond(req, by_method, allowed)
+            except Exception:  # the adapter itself failed: still the contract, never plain text
+                logger.exception("unhandled error in the HTTP adapter")
+                response = to_starlette(
+                    error_response("internal_error", "something went wrong on our side")
+                )
         response.headers[REQUEST_ID_HEADER] = request_id
         return response
 
@@ -167,32 +227,107 @@ def http_endpoint(name: str, **handlers: Handler) -> Handler:
     return endpoint
 
 
-def _dispatch(
-    req: func.HttpRequest, by_method: Mapping[str, Handler], allowed: Sequence[str]
-) -> func.HttpResponse:
-    try:
-        handler = by_method.get(req.method.upper())
-        if handler is None:
-            return error_response(
+async def _respond(
+    req: Request, by_method: Mapping[str, Handler], allowed: Sequence[str]
+) -> Response:
+    method = req.method.upper()
+    handler = by_method.get(method)
+    if handler is None:
+        return to_starlette(
+            error_response(
                 "method_not_allowed",
-                f"{req.method.upper()} is not allowed here; use {', '.join(allowed)}",
+                f"{method} is not allowed here; use {', '.join(allowed)}",
                 headers={"Allow": ", ".join(allowed)},
             )
-        limit = get_dependencies().settings.max_request_bytes
-        if len(req.get_body()) > limit:
-            raise RequestError("payload_too_large", f"the request body exceeds {limit} bytes")
+        )
+    limit = get_dependencies().settings.max_request_bytes
+    body = await _read_body(req, limit)
+    if body is None:
+        return to_starlette(
+            error_response("payload_too_large", f"the request body exceeds {limit} bytes")
+        )
+    # The services are synchronous: they run in a worker thread (with this context, so that log
+    # lines keep the request id), never on the event loop that serves the other requests.
+    result = await asyncio.to_thread(_dispatch, classic_request(req, body), handler)
+    return result if isinstance(result, Response) else to_starlette(result)
+
+
+async def _read_body(req: Request, limit: int) -> bytes | None:
+    """The request body, or None when it is larger than `limit` bytes: refused by its declared
+    Content-Length before anything is read, and never buffered beyond the limit."""
+    declared = req.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        return None
+    body = bytearray()
+    async for chunk in req.stream():
+        body += chunk
+        if len(body) > limit:
+            return None
+    return bytes(body)
+
+
+def classic_request(req: Request, body: bytes) -> func.HttpRequest:
+    """The `func.HttpRequest` view of a Starlette request, as the Functions host builds it:
+    repeated headers joined with ", " (cookies with "; "), repeated query parameters with ",",
+    route parameters from the request's path parameters."""
+    headers: dict[str, str] = {}
+    for key, value in req.headers.items():
+        name = key.lower()
+        if name in headers:
+            headers[name] += ("; " if name == "cookie" else ", ") + value
+        else:
+            headers[name] = value
+    params: dict[str, str] = {}
+    for key, value in req.query_params.multi_items():
+        params[key] = f"{params[key]},{value}" if key in params else value
+    return func.HttpRequest(
+        method=req.method.upper(),
+        url=str(req.url),
+        headers=headers,
+        params=params,
+        route_params={key: str(value) for key, value in req.path_params.items()},
+        body=body,
+    )
+
+
+def to_starlette(response: func.HttpResponse) -> Response:
+    """A classic response as a Starlette one: status, headers and body kept; the content type
+    from its headers, else from its mimetype and charset (as the worker does)."""
+    headers = {str(key): str(value) for key, value in response.headers.items()}
+    if not any(key.lower() == "content-type" for key in headers):
+        mimetype = response.mimetype or "text/plain"
+        charset = response.charset or "utf-8"
+        headers["Content-Type"] = (
+            f"{mimetype}; charset={charset}" if mimetype.startswith("text/") else mimetype
+        )
+    status = int(response.status_code)
+    body = b"" if status in (204, 304) else (response.get_body() or b"")
+    return Response(content=body, status_code=status, headers=headers)
+
+
+def _dispatch(req: func.HttpRequest, handler: Handler) -> func.HttpResponse | Response:
+    try:
         return handler(req)
-    except AppError as exc:
-        return error_response(exc.code, exc.message, exc.details, exc.headers)
-    except ValidationError as exc:
-        return error_response("validation_error", "the request is invalid", _details(exc))
     except Exception as exc:  # the contract: never a stack trace, always JSON
-        if _is_database_outage(exc):
-            logger.warning("database unavailable: %s", type(exc).__name__)
-            outage = DatabaseUnavailable()
-            return error_response(outage.code, outage.message)
-        logger.exception("unhandled error in %s %s", req.method, _path_of(req))
-        return error_response("internal_error", "something went wrong on our side")
+        code, message, details, headers = _error_of(exc, f"in {req.method} {_path_of(req)}")
+        return error_response(code, message, details, headers)
+
+
+def _error_of(
+    exc: Exception, where: str
+) -> tuple[str, str, Sequence[Any] | None, Mapping[str, str] | None]:
+    """The error contract's code, message, details and headers for `exc` (logged when it is
+    not one of ours)."""
+    if isinstance(exc, AppError):
+        return exc.code, exc.message, exc.details, exc.headers
+    if isinstance(exc, ValidationError):
+        return "validation_error", "the request is invalid", _details(exc), None
+    if _is_database_outage(exc):
+        logger.warning("database unavailable: %s", type(exc).__name__)
+        outage = DatabaseUnavailable()
+        return outage.code, outage.message, None, None
+    logger.exception("unhandled error %s", where)
+    return "internal_error", "something went wrong on our side", None, None
 
 
 def _details(exc: ValidationError) -> list[dict[str, Any]]:

@@ -27,6 +27,7 @@ __all__ = [
     "estimate_tokens",
     "format_passages",
     "format_timestamp",
+    "looks_like_follow_up",
     "offline_standalone_question",
     "trim_history",
 ]
@@ -236,7 +237,10 @@ _FOLLOW_UP_STARTS: Final = ("and ", "but ", "so ", "or ", "what about", "how abo
 _SHORT_QUESTION_WORDS: Final = 3
 
 
-def _looks_like_follow_up(question: str) -> bool:
+def looks_like_follow_up(question: str) -> bool:
+    """Whether `question` seems to lean on the conversation before it (English heuristic): at
+    most three words, an ellipsis, a leading "and"/"but"/"so"/"or"/"also"/"what about"/"how
+    about", or a pronoun or word like "it", "that", "they", "his", "more", "else"."""
     normalized = " ".join(question.replace("’", "'").lower().split())
     words = _WORDS.findall(normalized)
     return (
@@ -258,7 +262,7 @@ def offline_standalone_question(question: str, history: Sequence[HistoryMessage]
     ``"<words>: <question>"``; anything else is returned unchanged.
     """
     question = question.strip()
-    if not _looks_like_follow_up(question):
+    if not looks_like_follow_up(question):
         return question
     already = set(content_words(question))
     for message in reversed(history):

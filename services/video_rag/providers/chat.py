@@ -8,10 +8,11 @@ so that indexing the function app stays fast.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from services.video_rag.domain.prompts import (
@@ -23,6 +24,7 @@ from services.video_rag.domain.prompts import (
     content_words,
     format_passages,
     format_timestamp,
+    looks_like_follow_up,
     offline_standalone_question,
 )
 
@@ -72,6 +74,13 @@ class Answerer(Protocol):
         self, question: str, passages: Sequence[Passage], history: Sequence[HistoryMessage]
     ) -> str:
         """An answer to `question` from `passages`, citing them as ``[n]``, or NO_ANSWER."""
+        ...
+
+    def astream_answer(
+        self, question: str, passages: Sequence[Passage], history: Sequence[HistoryMessage]
+    ) -> AsyncIterator[str]:
+        """The same answer in pieces, as it is written (no leading or trailing whitespace).
+        Closing the iterator early stops the generation."""
         ...
 
 
@@ -168,11 +177,13 @@ class LangChainAnswerer:
         return self._answer_chain, self._condense_chain
 
     def standalone_question(self, question: str, history: Sequence[HistoryMessage]) -> str:
-        """Ask the model to rewrite a follow-up; no call (and no change) without history.
+        """Ask the model to rewrite a follow-up. No call (and no change) without history, nor
+        for a question that does not look like a follow-up (`looks_like_follow_up`): the condense
+        step is a whole model round trip before the answer can start.
 
         An empty rewrite falls back to the original question.
         """
-        if not history:
+        if not history or not looks_like_follow_up(question):
             return question
         _, condense = self._chains()
         inputs = {"conversation": _render_conversation(history), "question": question}
@@ -188,15 +199,49 @@ class LangChainAnswerer:
         if not passages:
             return NO_ANSWER
         answer, _ = self._chains()
-        inputs = {
+        text = self._invoke(answer, self._answer_inputs(question, passages, history), "answer")
+        if not text.strip():
+            raise ChatFailed("the language model returned an empty answer")
+        return text.strip()
+
+    async def astream_answer(
+        self, question: str, passages: Sequence[Passage], history: Sequence[HistoryMessage]
+    ) -> AsyncIterator[str]:
+        """The model's answer as it streams, whitespace at both ends held back. With no passages:
+        NO_ANSWER, without calling it. Cancelling the consumer closes the model's stream."""
+        if not passages:
+            yield NO_ANSWER
+            return
+        answer, _ = self._chains()
+        inputs = self._answer_inputs(question, passages, history)
+        pending = ""  # whitespace not sent yet: dropped if nothing follows it
+        started = False
+        try:
+            async for piece in answer.astream(inputs):
+                text = pending + str(piece)
+                if not started:
+                    text = text.lstrip()
+                body = text.rstrip()
+                pending = text[len(body) :]
+                if body:
+                    started = True
+                    yield body
+        except (ChatFailed, ChatTimeout):
+            raise
+        except Exception as exc:
+            raise _provider_error(exc, "answer") from exc
+        if not started:
+            raise ChatFailed("the language model returned an empty answer")
+
+    @staticmethod
+    def _answer_inputs(
+        question: str, passages: Sequence[Passage], history: Sequence[HistoryMessage]
+    ) -> dict[str, Any]:
+        return {
             "history": _to_messages(history),
             "passages": format_passages(passages),
             "question": question,
         }
-        text = self._invoke(answer, inputs, "answer").strip()
-        if not text:
-            raise ChatFailed("the language model returned an empty answer")
-        return text
 
     def _invoke(
         self, chain: Runnable[dict[str, Any], str], inputs: Mapping[str, Any], step: str
@@ -206,16 +251,22 @@ class LangChainAnswerer:
         except (ChatFailed, ChatTimeout):
             raise
         except Exception as exc:
-            if _is_timeout(exc):
-                logger.warning("chat %s timed out: %s", step, _describe(exc))
-                raise ChatTimeout("the language model did not answer in time") from exc
-            logger.warning("chat %s failed: %s", step, _describe(exc))
-            status = _status_code(exc)
-            reason = f"HTTP {status}" if status else type(exc).__name__
-            raise ChatFailed(f"the language model request failed ({reason})") from exc
+            raise _provider_error(exc, step) from exc
         return result if isinstance(result, str) else str(result)
 
 
+def _provider_error(exc: Exception, step: str) -> ChatFailed | ChatTimeout:
+    """The ChatTimeout or ChatFailed (safe to show) that a provider's exception stands for."""
+    if _is_timeout(exc):
+        logger.warning("chat %s timed out: %s", step, _describe(exc))
+        return ChatTimeout("the language model did not answer in time")
+    logger.warning("chat %s failed: %s", step, _describe(exc))
+    status = _status_code(exc)
+    reason = f"HTTP {status}" if status else type(exc).__name__
+    return ChatFailed(f"the language model request failed ({reason})")
+
+
+_WORD_PIECES: Final = re.compile(r"\s*\S+")
 _SENTENCE_BREAK: Final = re.compile(r"(?<=[.!?…])[\"'”’)]*\s+")
 _ANNOTATION: Final = re.compile(r"\[[^\]]*\]|【[^】]*】|[♪♫]")
 _MAX_QUOTE_CHARS: Final = 240
@@ -304,6 +355,16 @@ class OfflineExtractiveAnswerer:
                 quoted.add(quote)
                 lines.append(self._cite(passage, quote))
         return "\n".join(lines) or NO_ANSWER
+
+    async def astream_answer(
+        self, question: str, passages: Sequence[Passage], history: Sequence[HistoryMessage]
+    ) -> AsyncIterator[str]:
+        """The same answer, word by word (each piece a word with the spaces before it), so that
+        a front-end streams offline answers with the same code as a model's."""
+        answer = self.answer(question, passages, history)
+        for piece in _WORD_PIECES.findall(answer):
+            yield piece
+            await asyncio.sleep(0)  # let the server send each piece on its own
 
     @staticmethod
     def _best_sentence(text: str, wanted: set[str]) -> str:

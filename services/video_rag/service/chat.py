@@ -1,18 +1,20 @@
 """Chat use cases: ask a question (retrieve, generate, cite, store), read and clear the history.
 
-Asking runs in three steps so that no transaction stays open while a model works: (1) check the
-session, its videos and its rate limit, and load the recent history; (2) condense a follow-up into
-a standalone question, embed it, retrieve passages (hybrid, exact, inside the session), and
-generate the answer; (3) store the question and the answer together. A failure anywhere before (3)
-stores nothing, so the client may simply retry.
+Asking runs in three steps so that no transaction stays open while a model works:
+`prepare_question` checks the session, its videos and its rate limit, loads the recent history,
+condenses a follow-up into a standalone question and retrieves passages (hybrid, exact, inside the
+session); then the answer is generated, all at once (`ask`) or as the model writes
+(`stream_answer`); `store_answer` stores the question and the answer together. A failure anywhere
+before the store stores nothing, so the client may simply retry.
 """
 
 from __future__ import annotations
 
+import asyncio
 import math
 import re
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -40,6 +42,7 @@ from services.video_rag.service.sessions import authenticate, require_token
 if TYPE_CHECKING:
     from services.video_rag.bootstrap import Dependencies
     from services.video_rag.db.repositories import ChatRepository, MessageRow
+    from services.video_rag.providers.chat import Answerer
 
 RATE_WINDOW_SECONDS = 60
 # C0 control characters other than tab and newlines (PostgreSQL text cannot even hold NUL).
@@ -69,10 +72,69 @@ class ChatAnswer:
     model: str
 
 
+@dataclass(frozen=True)
+class PreparedQuestion:
+    """A question that passed every check, with what answering it needs: the passages retrieved
+    for it (numbered from 1) and the trimmed history. Nothing of it is stored yet."""
+
+    token_hash: bytes
+    question: str
+    history: list[HistoryMessage]
+    passages: list[Passage]
+    answerer: Answerer
+
+
 def ask(
     deps: Dependencies, token: str | None, question: str, video_ids: Sequence[str] | None
 ) -> ChatAnswer:
     """Answer `question` from the caller's videos (or only `video_ids`), with citations."""
+    prepared = prepare_question(deps, token, question, video_ids)
+    if prepared.passages:
+        answerer = prepared.answerer
+        raw = _call_model(
+            lambda: answerer.answer(prepared.question, prepared.passages, prepared.history)
+        )
+    else:
+        raw = NO_ANSWER
+    return store_answer(deps, prepared, raw)
+
+
+async def stream_answer(
+    deps: Dependencies, prepared: PreparedQuestion
+) -> AsyncIterator[str | ChatAnswer]:
+    """Answer a prepared question as the model writes: the answer's text in pieces, then the
+    stored `ChatAnswer` (whose `answer` is the pieces joined, less unknown citation markers).
+
+    A model failure raises LlmError / UpstreamTimeout, and a consumer that stops early (a client
+    that went away) cancels the model call: in both cases nothing is stored.
+    """
+    from services.video_rag.providers.chat import ChatFailed, ChatTimeout
+
+    pieces: list[str] = []
+    if prepared.passages:
+        stream = prepared.answerer.astream_answer(
+            prepared.question, prepared.passages, prepared.history
+        )
+        try:
+            async for piece in stream:
+                pieces.append(piece)
+                yield piece
+        except ChatTimeout:
+            raise UpstreamTimeout() from None
+        except ChatFailed as exc:
+            raise LlmError(str(exc) or None) from None
+    else:
+        pieces.append(NO_ANSWER)
+        yield NO_ANSWER
+    yield await asyncio.to_thread(store_answer, deps, prepared, "".join(pieces))
+
+
+def prepare_question(
+    deps: Dependencies, token: str | None, question: str, video_ids: Sequence[str] | None
+) -> PreparedQuestion:
+    """Check the session, the question, the videos and the rate limit (the question counts
+    against it from here on, even if answering fails); condense a follow-up into a standalone
+    question and retrieve its passages. Raises the documented errors; stores no message."""
     token_hash = require_token(token)
     settings = deps.settings
     now = deps.clock()
@@ -86,30 +148,30 @@ def ask(
             raise VideoNotFound("this session has no video with some of the given video_ids")
         _take_slot(uow.chat, session.id, now, settings.chat_rate_limit_per_minute)
         history = _history(uow.chat.messages(session.id, HISTORY_MESSAGES))
-        uow.commit()  # the question counts against the rate limit even if answering fails
+        uow.commit()
 
     history = trim_history(history, settings.history_token_budget)
     answerer = deps.get_answerer()
     standalone = _call_model(lambda: answerer.standalone_question(question, history))
     passages = _retrieve(deps, session.id, standalone, video_ids)
-    if passages:
-        raw = _call_model(lambda: answerer.answer(question, passages, history))
-    else:
-        raw = NO_ANSWER
-    answer, cited = extract_citations(raw, {p.number for p in passages})
-    by_number = {p.number: p for p in passages}
-    sources = [_source(by_number[n]) for n in cited]
+    return PreparedQuestion(token_hash, question, history, passages, answerer)
 
+
+def store_answer(deps: Dependencies, prepared: PreparedQuestion, raw: str) -> ChatAnswer:
+    """Keep the citations of `raw` that name retrieved passages and store the exchange."""
+    answer, cited = extract_citations(raw, {p.number for p in prepared.passages})
+    by_number = {p.number: p for p in prepared.passages}
+    sources = [_source(by_number[n]) for n in cited]
     with deps.uow() as uow:
-        session = authenticate(uow, token_hash, deps.clock())
+        session = authenticate(uow, prepared.token_hash, deps.clock())
         # One exchange at a time per session, so that its two rows take consecutive positions
         # even when questions of the same session are answered at the same moment.
         uow.sessions.lock(session.id)
         message_id = uow.chat.add_exchange(
-            session.id, question, answer, [vars(s) for s in sources], deps.clock()
+            session.id, prepared.question, answer, [vars(s) for s in sources], deps.clock()
         )
         uow.commit()
-    return ChatAnswer(message_id, answer, sources, answerer.model_label)
+    return ChatAnswer(message_id, answer, sources, prepared.answerer.model_label)
 
 
 def list_messages(deps: Dependencies, token: str | None, newest: int | None) -> list[MessageRow]:

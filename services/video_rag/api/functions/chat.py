@@ -1,10 +1,17 @@
-"""Chat: ask a question, read the history, clear it."""
+"""Chat: ask a question (one JSON answer, or Server-Sent Events as it is written), read the
+history, clear it."""
 
 from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
 
 import azure.functions as func
 
 from services.video_rag.api.http import (
+    Response,
+    accepts_event_stream,
+    event_stream,
     http_endpoint,
     json_response,
     no_content,
@@ -26,19 +33,35 @@ from services.video_rag.service.sessions import require_token
 bp = func.Blueprint()
 
 
-def ask(req: func.HttpRequest) -> func.HttpResponse:
+def ask(req: func.HttpRequest) -> func.HttpResponse | Response:
     deps = get_dependencies()
     token = session_token(req)
     require_token(token)  # 401 for a missing or malformed id before the body is read
     body = parse_json(req, ChatRequest)
-    answer = service.ask(deps, token, body.message, body.video_ids)
-    return json_response(
-        ChatResponse(
-            message_id=str(answer.message_id),
-            answer=answer.answer,
-            sources=[SourceOut(**vars(source)) for source in answer.sources],
-            model=answer.model,
-        )
+    if accepts_event_stream(req):
+        # Every check (401, 400, 404, 409, 429) happens here, before the stream starts.
+        prepared = service.prepare_question(deps, token, body.message, body.video_ids)
+        return event_stream(_answer_events(service.stream_answer(deps, prepared)))
+    return json_response(_chat_response(service.ask(deps, token, body.message, body.video_ids)))
+
+
+async def _answer_events(
+    answer: AsyncIterator[str | service.ChatAnswer],
+) -> AsyncIterator[tuple[str, Any]]:
+    """`delta` events as the answer is written, then `done` with the stored answer."""
+    async for item in answer:
+        if isinstance(item, str):
+            yield "delta", {"text": item}
+        else:
+            yield "done", _chat_response(item).model_dump(mode="json")
+
+
+def _chat_response(answer: service.ChatAnswer) -> ChatResponse:
+    return ChatResponse(
+        message_id=str(answer.message_id),
+        answer=answer.answer,
+        sources=[SourceOut(**vars(source)) for source in answer.sources],
+        model=answer.model,
     )
 
 

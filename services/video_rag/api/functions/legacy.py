@@ -17,7 +17,14 @@ from typing import Any, Final, TypeVar
 
 import azure.functions as func
 
-from services.video_rag.api.http import Handler, error_response, http_endpoint, json_response
+from services.video_rag.api.http import (
+    Endpoint,
+    Handler,
+    Response,
+    error_response,
+    http_endpoint,
+    json_response,
+)
 from services.video_rag.api.http import parse_json as parse_body
 from services.video_rag.api.legacy_schemas import (
     ChatMessageHistoryResponse,
@@ -137,7 +144,7 @@ def _legacy(handler: Handler, **field_names: str) -> Handler:
     name the legacy routes, and validation details of the services name the legacy fields
     (`field_names` maps a service's field name to the legacy one)."""
 
-    def legacy_handler(req: func.HttpRequest) -> func.HttpResponse:
+    def legacy_handler(req: func.HttpRequest) -> func.HttpResponse | Response:
         try:
             return handler(req)
         except InvalidRequest as exc:
@@ -167,7 +174,7 @@ def _summary(details: list[Any]) -> str:
     )
 
 
-ENDPOINTS: Mapping[str, Handler] = {
+ENDPOINTS: Mapping[str, Endpoint] = {
     "getorcreatesession": http_endpoint("getorcreatesession", POST=_legacy(get_or_create_session)),
     "savevideotranscript": http_endpoint(
         "savevideotranscript", POST=_legacy(save_video_transcript, urls="video_ids")
