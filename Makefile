@@ -42,6 +42,7 @@ bench: $(STAMP)
 	$(PY) -m benchmarks.ingest
 	$(PY) -m benchmarks.retrieval
 	$(PY) -m benchmarks.chat
+	$(PY) -m benchmarks.streaming
 	$(PY) -m benchmarks.cleanup
 
 # Optional: where retrieval time goes per storage layout (~2 min), and retrieval at 10x the data

@@ -11,9 +11,10 @@ Each of `--clients` threads (httpx) owns a session pre-loaded with uploaded tran
 one question after another for `--seconds`; then one client alone for `--solo-seconds`, whose
 figures show the time per question without the queueing that 16 clients cause on a small
 machine. Every client asks one question before the clock starts, so every measured question has
-history: it makes two LLM calls (condense the follow-up, then answer), which the fake's own count
-confirms. Reported: client latency, the server time outside the fake (latency minus the fake's
-delay per LLM call), questions per second and errors (must be 0).
+history: a follow-up ("What about ...") makes two LLM calls (condense it, then answer), a
+self-contained question one (the app skips the condense step); the fake's own count gives the
+mean per question. Reported: client latency, the server time outside the fake (latency minus
+the fake's delay per LLM call), questions per second and errors (must be 0).
 
 The fake's server listens with the standard library's default backlog of 5, which makes 16
 simultaneous connections wait for TCP's one-second SYN retry (a p95 of 1.5 s for a 0.5 s
@@ -238,7 +239,7 @@ def run(
     print(f"  question, client latency:        {describe(chat.latencies_ms)}")
     print(
         f"  LLM calls the fake received:     {llm_calls} for {asked} questions "
-        f"({calls_per_question:.2f} per question: condense + answer); "
+        f"({calls_per_question:.2f} per question: the answer, + condense for follow-ups); "
         f"{embedding_calls} embedding requests"
     )
     print(f"  server time outside the fake:    {describe(outside)}")

@@ -21,11 +21,9 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Generic, TypeVar
 
 logger = logging.getLogger("local_host")
 
-T = TypeVar("T")
 Validator = Callable[[str], bool]
 
 _FLOAT_RE = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
@@ -357,7 +355,7 @@ def relative_path(path: str, prefix: str) -> str | None:
 
 
 @dataclass(frozen=True)
-class RouteEntry(Generic[T]):
+class RouteEntry[T]:
     """One routable target: its template, allowed methods (None = all), payload."""
 
     template: RouteTemplate
@@ -370,7 +368,7 @@ class RouteEntry(Generic[T]):
 
 
 @dataclass(frozen=True)
-class RouteMatch(Generic[T]):
+class RouteMatch[T]:
     """A successful resolution: the entry and the route parameters."""
 
     entry: RouteEntry[T]
@@ -384,7 +382,7 @@ class MethodNotAllowed:
     allowed: tuple[str, ...]
 
 
-class RouteTable(Generic[T]):
+class RouteTable[T]:
     """Routes ordered by ASP.NET precedence."""
 
     def __init__(self, entries: Iterable[RouteEntry[T]]) -> None:

@@ -18,6 +18,7 @@ from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 
 from services.video_rag.api.openapi import build_openapi
+from tests.support.sse import deltas_and_done, events_of
 
 pytestmark = [pytest.mark.db]
 
@@ -25,6 +26,7 @@ DOC = build_openapi()
 DOC_URI = "https://video-rag.invalid/openapi.json"
 REGISTRY: Registry[Any] = Registry().with_resource(DOC_URI, DRAFT202012.create_resource(DOC))
 JSON = "application/json"
+EVENT_STREAM = "text/event-stream"
 VTT = (
     "WEBVTT\n\n00:00:01.000 --> 00:00:04.000\nThe battery lasts about nine hours.\n\n"
     "00:00:04.000 --> 00:00:08.000\nThe keyboard is sold separately.\n"
@@ -95,20 +97,39 @@ class Conformance:
         if content is None:
             assert response.content == b"", location
             return
-        ((media, media_spec),) = content.items()
-        assert response.headers["content-type"].split(";")[0] == media, location
+        media = response.headers["content-type"].split(";")[0]
+        assert media in content, (location, media)
+        assert content[media]["schema"]  # the location really holds a schema
+        if media == EVENT_STREAM:
+            self.check_events(response, location)
         if media != JSON:
             return
-        body = response.json()
-        schema_location = f"{location}/content/{escape(media)}/schema"
+        self.validate(response.json(), f"{location}/content/{escape(media)}/schema", response)
+
+    def validate(self, body: Any, schema_location: str, response: httpx.Response) -> None:
         validator = Draft202012Validator(
             {"$ref": f"{DOC_URI}#{schema_location}"}, registry=REGISTRY
         )
         errors = sorted(validator.iter_errors(body), key=str)
-        assert not errors, (location, body, [f"{list(e.path)}: {e.message}" for e in errors[:5]])
-        assert media_spec["schema"]  # the location really holds a schema
+        assert not errors, (
+            schema_location,
+            body,
+            [f"{list(e.path)}: {e.message}" for e in errors[:5]],
+        )
         if "error" in body and isinstance(body["error"], dict):
             assert body["error"]["request_id"] == response.headers["x-request-id"]
+
+    def check_events(self, response: httpx.Response, location: str) -> None:
+        """A streamed answer: `done` data is the JSON response of the same status (an `error`
+        event's data an ErrorResponse), as the event-stream description says."""
+        for event in events_of(response.content):
+            if event.name == "done":
+                self.validate(event.data, f"{location}/content/{escape(JSON)}/schema", response)
+            elif event.name == "error":
+                self.validate(event.data, "/components/schemas/ErrorResponse", response)
+            else:
+                assert event.name == "delta", event
+                assert isinstance(event.data["text"], str)
 
     @staticmethod
     def resolve(node: dict[str, Any]) -> dict[str, Any]:
@@ -164,8 +185,18 @@ def test_a_session_from_start_to_end_conforms(api: Conformance) -> None:
         session=sid,
         json={"message": "Is the keyboard included?", "video_ids": ["abcdefghijk"]},
     )
+    streamed = api.call(
+        "POST",
+        "/chat",
+        200,
+        session=sid,
+        headers={"Accept": EVENT_STREAM},
+        json={"message": "How long does the battery last?"},
+    )
+    text, done = deltas_and_done(events_of(streamed.content))
+    assert text == done["answer"] == answer["answer"]
     history = api.call("GET", "/chat/messages", 200, session=sid).json()["messages"]
-    assert [m["role"] for m in history] == ["user", "assistant"] * 2
+    assert [m["role"] for m in history] == ["user", "assistant"] * 3
     newest = api.call("GET", "/chat/messages", 200, session=sid, params={"limit": 1}).json()
     assert len(newest["messages"]) == 1
     api.call("DELETE", "/chat/messages", 204, session=sid)

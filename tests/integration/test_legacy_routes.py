@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -58,6 +58,12 @@ class FailingAnswerer:
         self, question: str, passages: Sequence[Passage], history: Sequence[HistoryMessage]
     ) -> str:
         raise self.error
+
+    async def astream_answer(
+        self, question: str, passages: Sequence[Passage], history: Sequence[HistoryMessage]
+    ) -> AsyncIterator[str]:
+        raise self.error
+        yield ""  # an async generator that fails on its first step
 
 
 @pytest.fixture

@@ -5,8 +5,8 @@ It serves embeddings (`.../embeddings`) and chat completions (`/v1/chat/completi
 path `/openai/deployments/{deployment}/chat/completions`), can fail every request with a status,
 and can wait before answering (to make clients time out). Streamed completions (`"stream": true`)
 are sent word by word as `chat.completion.chunk` events: with a delay per word, held after the
-first word until a test opens `stream_gate`, or ended by an error event after some words; a client that goes
-away mid-stream is counted in `streams_abandoned`."""
+first word until a test opens `stream_gate`, or ended by an error event after some words; a
+client that goes away mid-stream is counted in `streams_abandoned`."""
 
 from __future__ import annotations
 
@@ -40,9 +40,10 @@ class FakeOpenAI:
     # When set, `fail_with_status` and `delay_seconds` apply only to paths containing it.
     only_path_containing: str | None = None
     stopping: threading.Event = field(default_factory=threading.Event)
-    # Streaming: seconds between words; when set, the stream waits for this event after its
-    # first word; when set, the stream breaks off (connection closed) after this many words.
+    # Streaming: seconds after each word and before the first one; an event the stream waits for
+    # after its first word; a number of words after which it ends with an error event.
     token_delay_seconds: float = 0.0
+    first_token_delay_seconds: float = 0.0
     stream_gate: threading.Event | None = None
     break_stream_after: int | None = None
     streams_completed: int = 0
@@ -137,13 +138,15 @@ def fake_openai_server(fake: FakeOpenAI | None = None) -> Iterator[FakeOpenAI]:
                     state.chat_requests.append((self.path, body))
                     reply = state.chat_reply(body)
             targeted = state.only_path_containing is None or state.only_path_containing in self.path
-            if targeted and state.delay_seconds and state.stopping.wait(state.delay_seconds):
+            streamed = bool(body.get("stream"))  # its delays are the first_token/token ones
+            delay = 0.0 if streamed else state.delay_seconds
+            if targeted and delay and state.stopping.wait(delay):
                 return  # the server is shutting down; the client has given up anyway
             if targeted and state.fail_with_status is not None:
                 self._send(state.fail_with_status, {"error": {"message": "boom", "type": "x"}})
             elif "/embeddings" in self.path:
                 self._send(200, state.embeddings_response(body))
-            elif reply is not None and body.get("stream"):
+            elif reply is not None and streamed:
                 self._stream(body, reply)
             elif reply is not None:
                 self._send(200, state.chat_response(body, reply))
@@ -165,6 +168,9 @@ def fake_openai_server(fake: FakeOpenAI | None = None) -> Iterator[FakeOpenAI]:
             words = re.findall(r"\s*\S+", text)
             try:
                 for index, word in enumerate(words):
+                    pause = state.first_token_delay_seconds if index == 0 else 0.0
+                    if pause and state.stopping.wait(pause):
+                        return
                     if state.break_stream_after is not None and index >= state.break_stream_after:
                         # How OpenAI reports a failure once the stream has started.
                         self._event({"error": {"message": "boom", "type": "server_error"}})

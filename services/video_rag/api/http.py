@@ -23,7 +23,7 @@ import logging
 import re
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import Any
 
 import azure.functions as func
 
@@ -44,7 +44,6 @@ Handler = Callable[[func.HttpRequest], "func.HttpResponse | Response"]
 """A route's code for one method: the classic request in, a classic or a Starlette response out."""
 Endpoint = Callable[[Request], Awaitable[Response]]
 """An Azure function of the app, as the HTTP-streams worker calls it."""
-ModelT = TypeVar("ModelT", bound=BaseModel)
 
 EVENT_STREAM_MIMETYPE = "text/event-stream"
 JSON_MIMETYPE = "application/json"
@@ -170,7 +169,9 @@ def error_response(
     return json_response(error_body(code, message, details), STATUS_BY_CODE[code], headers)
 
 
-def parse_json(req: func.HttpRequest, model: type[ModelT], *, empty_ok: bool = False) -> ModelT:
+def parse_json[ModelT: BaseModel](
+    req: func.HttpRequest, model: type[ModelT], *, empty_ok: bool = False
+) -> ModelT:
     """Parse and validate a JSON object body. An empty body counts as `{}` when `empty_ok`."""
     raw = req.get_body()
     if not raw.strip():

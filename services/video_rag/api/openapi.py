@@ -30,6 +30,7 @@ API_VERSION: Final = "0.1.0"
 LOCAL_SERVER: Final = "http://localhost:7071/api"
 JSON: Final = "application/json"
 HTML: Final = "text/html"
+EVENT_STREAM: Final = "text/event-stream"
 SECURITY_SCHEME: Final = "sessionId"
 """Name of the `X-Session-Id` API-key security scheme in `components.securitySchemes`."""
 
@@ -122,6 +123,8 @@ class Reply:
     description: str
     body: type[BaseModel] | RawBody | None = None
     headers: tuple[str, ...] = ()
+    alternative: RawBody | None = None
+    """Another media type the same status may carry (the chat's event stream)."""
 
 
 @dataclass(frozen=True)
@@ -226,6 +229,21 @@ _OPENAPI_DOCUMENT = RawBody(
     },
 )
 _HTML_PAGE = RawBody(HTML, {"type": "string", "description": "an HTML page"})
+_ANSWER_EVENTS = RawBody(
+    EVENT_STREAM,
+    {
+        "type": "string",
+        "description": "Server-Sent Events, sent with `Accept: text/event-stream`: `delta` "
+        '`{"text"}` as the answer is written, then `done` (a ChatResponse) or `error` (an '
+        "ErrorResponse); each `data:` line is one JSON document.",
+        "examples": [
+            'event: delta\ndata: {"text":"About nine hours"}\n\n'
+            'event: delta\ndata: {"text":" in his test [1]."}\n\n'
+            'event: done\ndata: {"message_id":"3f0c…","answer":"About nine hours in his test '
+            '[1].","sources":[…],"model":"gpt-4o-mini"}\n\n'
+        ],
+    },
+)
 _LEGACY_NOTE = (
     "Legacy route of the original project: the session id travels as `session_id` in the JSON "
     "body, or else in the query string (`X-Session-Id` is ignored)."
@@ -350,8 +368,10 @@ OPERATIONS: tuple[Operation, ...] = (
         replies=(
             Reply(
                 200,
-                "An answer grounded in the transcripts; `[n]` markers cite `sources[].id`.",
+                "An answer grounded in the transcripts; `[n]` markers cite `sources[].id`. With "
+                "`Accept: text/event-stream`, the same answer streamed as Server-Sent Events.",
                 schemas.ChatResponse,
+                alternative=_ANSWER_EVENTS,
             ),
         ),
         errors=(400, 401, 404, 409, 429, 502, 503, 504),
@@ -369,7 +389,11 @@ OPERATIONS: tuple[Operation, ...] = (
             ),
         },
         description="`video_ids` limits the answer to some of the session's videos (404 "
-        "`video_not_found` if one is not in the session). A session without videos gets 409.",
+        "`video_not_found` if one is not in the session). A session without videos gets 409.\n\n"
+        "Send `Accept: text/event-stream` to receive the answer as it is written: `delta` events "
+        '(`{"text"}`), then one `done` event carrying this operation\'s JSON response (its '
+        "`answer` is the joined deltas less citation markers naming no source), or an `error` "
+        "event (nothing stored). Failures before the answer starts are the JSON errors below.",
     ),
     Operation(
         "GET",
@@ -707,6 +731,11 @@ def _reply(reply: Reply, refs: Mapping[ModelKey, dict[str, Any]]) -> dict[str, A
         if reply.status in STATUS_BY_CODE.values():
             schema = _with_codes(schema, reply.status)
         response["content"] = {JSON: {"schema": schema}}
+    if reply.alternative is not None:
+        alternative = reply.alternative
+        response.setdefault("content", {})[alternative.media_type] = {
+            "schema": dict(alternative.schema)
+        }
     return response
 
 

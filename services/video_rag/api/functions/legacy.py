@@ -13,7 +13,7 @@ routes and fields (`video_ids`, `query`) instead of the modern ones.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Final, TypeVar
+from typing import Any, Final
 
 import azure.functions as func
 
@@ -47,7 +47,6 @@ from services.video_rag.service import videos as video_service
 
 bp = func.Blueprint()
 
-LookupT = TypeVar("LookupT", bound=SessionLookup)
 
 HUMAN: Final = 1
 """`chat_message_type_id` of a user's message."""
@@ -128,7 +127,9 @@ def get_videos(req: func.HttpRequest) -> func.HttpResponse:
     return json_response(LegacyVideosResponse(videos=videos))
 
 
-def _parse(req: func.HttpRequest, model: type[LookupT]) -> tuple[LookupT, str | None]:
+def _parse[LookupT: SessionLookup](
+    req: func.HttpRequest, model: type[LookupT]
+) -> tuple[LookupT, str | None]:
     """The JSON body as `model` (an empty body counts as `{}`) and the session id: the body's
     when it is a string, else the query string's."""
     body = parse_body(req, model, empty_ok=True)
