@@ -17,7 +17,6 @@ adapter itself, the caller gets the JSON error contract with its `X-Request-Id`.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import re
@@ -33,6 +32,8 @@ from azurefunctions.extensions.http.fastapi import Request as Request
 from azurefunctions.extensions.http.fastapi import Response as Response
 from azurefunctions.extensions.http.fastapi import StreamingResponse
 from pydantic import BaseModel, ValidationError
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
 
 from services.video_rag.bootstrap import get_dependencies
 from services.video_rag.diagnostics import bind_invocation, current_invocation_id, invocation
@@ -242,14 +243,18 @@ async def _respond(
             )
         )
     limit = get_dependencies().settings.max_request_bytes
-    body = await _read_body(req, limit)
+    try:
+        body = await _read_body(req, limit)
+    except ClientDisconnect:  # nobody is left to answer
+        return Response(status_code=400)
     if body is None:
         return to_starlette(
             error_response("payload_too_large", f"the request body exceeds {limit} bytes")
         )
     # The services are synchronous: they run in a worker thread (with this context, so that log
-    # lines keep the request id), never on the event loop that serves the other requests.
-    result = await asyncio.to_thread(_dispatch, classic_request(req, body), handler)
+    # lines keep the request id; at most 40 at once, as FastAPI runs synchronous endpoints),
+    # never on the event loop that serves the other requests and the streams.
+    result = await run_in_threadpool(_dispatch, classic_request(req, body), handler)
     return result if isinstance(result, Response) else to_starlette(result)
 
 
