@@ -55,6 +55,7 @@ class Settings:
     database_url: str | None = None
     database_url_setting: str | None = None
     session_expire_minutes: int = 15
+    session_max_hours: int = 24
     session_cleanup_schedule: str = "0 0 0 * * *"
     session_cleanup_run_on_startup: bool = False
     session_cleanup_batch_size: int = 500
@@ -85,6 +86,7 @@ class Settings:
     chat_rate_limit_per_minute: int = 10
     retrieval_k: int = 6
     history_token_budget: int = 1500
+    whole_video_token_budget: int = 60_000
     llm_timeout_seconds: int = 30
     applicationinsights_connection_string: str | None = field(default=None, repr=False)
     problems: tuple[SettingProblem, ...] = ()
@@ -276,6 +278,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         database_url=database_url,
         database_url_setting=database_setting,
         session_expire_minutes=reader.integer("SESSION_EXPIRE_MINUTES", 15, 1, 7 * 24 * 60),
+        session_max_hours=reader.integer("SESSION_MAX_HOURS", 24, 1, 30 * 24),
         session_cleanup_schedule=schedule or defaults.session_cleanup_schedule,
         session_cleanup_run_on_startup=reader.boolean("SESSION_CLEANUP_RUN_ON_STARTUP", False),
         session_cleanup_batch_size=reader.integer("SESSION_CLEANUP_BATCH_SIZE", 500, 1, 100_000),
@@ -308,6 +311,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         chat_rate_limit_per_minute=reader.integer("CHAT_RATE_LIMIT_PER_MINUTE", 10, 0, 10_000),
         retrieval_k=reader.integer("RETRIEVAL_K", 6, 1, 50),
         history_token_budget=reader.integer("HISTORY_TOKEN_BUDGET", 1500, 0, 100_000),
+        whole_video_token_budget=reader.integer(
+            "WHOLE_VIDEO_TOKEN_BUDGET", 60_000, 1000, 1_000_000
+        ),
         llm_timeout_seconds=reader.integer("LLM_TIMEOUT_SECONDS", 30, 1, 600),
         applicationinsights_connection_string=reader.text("APPLICATIONINSIGHTS_CONNECTION_STRING")[
             0
