@@ -213,6 +213,7 @@ var appSettingDefaults = {
   // The original project's name for the same database: the same secret.
   PG_CONNECTION_STRING: databaseUrlReference
   SESSION_EXPIRE_MINUTES: '15'
+  SESSION_MAX_HOURS: '24'
   SESSION_CLEANUP_SCHEDULE: sessionCleanupSchedule
   SESSION_CLEANUP_RUN_ON_STARTUP: 'false'
   SESSION_CLEANUP_BATCH_SIZE: '500'
@@ -243,6 +244,7 @@ var appSettingDefaults = {
   CHAT_RATE_LIMIT_PER_MINUTE: '10'
   RETRIEVAL_K: '6'
   HISTORY_TOKEN_BUDGET: '1500'
+  WHOLE_VIDEO_TOKEN_BUDGET: '60000'
   LLM_TIMEOUT_SECONDS: '30'
 }
 

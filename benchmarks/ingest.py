@@ -162,8 +162,8 @@ def run(
 
 
 def _new_session(deps: Dependencies) -> uuid.UUID:
-    token = sessions.get_or_create_session(deps.uow(), None, deps.clock(), 15)[0].session_id
-    return sessions.session_key(deps.uow(), token, deps.clock())
+    token = sessions.get_or_create_session(deps, None)[0].session_id
+    return sessions.session_key(deps, token)
 
 
 def _settings(url: str, **values: str) -> Settings:

@@ -405,10 +405,14 @@ class GatedAnswerer(OfflineExtractiveAnswerer):
         self.gate = threading.Barrier(parties)
 
     def answer(
-        self, question: str, passages: Sequence[Passage], history: Sequence[HistoryMessage]
+        self,
+        question: str,
+        passages: Sequence[Passage],
+        history: Sequence[HistoryMessage],
+        whole_videos: bool = False,
     ) -> str:
         self.gate.wait(timeout=JOIN_TIMEOUT)
-        return super().answer(question, passages, history)
+        return super().answer(question, passages, history, whole_videos)
 
 
 @pytest.fixture

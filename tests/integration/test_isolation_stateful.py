@@ -60,7 +60,8 @@ from tests.helpers import body_of, invoke
 pytestmark = [pytest.mark.db]
 
 START = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
-LIFETIME = timedelta(minutes=15)  # SESSION_EXPIRE_MINUTES default
+LIFETIME = timedelta(minutes=15)  # SESSION_EXPIRE_MINUTES default: the idle timeout
+MAX_AGE = timedelta(hours=24)  # SESSION_MAX_HOURS default
 
 # Videos YouTube (the fake) serves, with what they talk about.
 POOL = {
@@ -122,10 +123,11 @@ class SessionModel:
     messages: list[tuple[str, str, list[dict[str, Any]]]] = field(default_factory=list)
     ended: bool = False
     cleaned: bool = False
+    used_at: datetime | None = None  # the last authenticated request (renews the session)
 
     @property
     def expires_at(self) -> datetime:
-        return self.created_at + LIFETIME
+        return min((self.used_at or self.created_at) + LIFETIME, self.created_at + MAX_AGE)
 
     def in_database(self) -> bool:
         return not (self.ended or self.cleaned)
@@ -159,6 +161,15 @@ class IsolationMachine(RuleBasedStateMachine):
         reset_database(self.deps)
 
     # ---- helpers -------------------------------------------------------------------------
+
+    def call(self, method: str, route: str, **kwargs: Any) -> Any:
+        """`invoke`, noting that a request a live session authenticated renews it."""
+        token = str((kwargs.get("headers") or {}).get("X-Session-Id"))
+        live = token in self.model and self.state_of(token) == "live"
+        response = invoke(method, route, **kwargs)
+        if live and response.status_code != 401:
+            self.model[token].used_at = self.clock()
+        return response
 
     def state_of(self, token: str) -> str:
         """live, expired (row still there) or gone (ended, or deleted by the cleanup)."""
@@ -200,7 +211,7 @@ class IsolationMachine(RuleBasedStateMachine):
 
     @rule(target=sessions)
     def create_session(self) -> str:
-        response = invoke("POST", "sessions")
+        response = self.call("POST", "sessions")
         assert response.status_code == 201
         body = body_of(response)
         assert response.headers["X-Session-Id"] == body["session_id"]
@@ -209,7 +220,7 @@ class IsolationMachine(RuleBasedStateMachine):
     @rule(target=sessions, session=sessions)
     def get_or_create_again(self, session: str) -> Any:
         """POST /sessions with an id: the same live session, or a brand-new one otherwise."""
-        response = invoke("POST", "sessions", headers=headers_for(session))
+        response = self.call("POST", "sessions", headers=headers_for(session))
         if self.state_of(session) == "live":
             assert response.status_code == 200
             assert body_of(response)["session_id"] == session
@@ -221,7 +232,7 @@ class IsolationMachine(RuleBasedStateMachine):
 
     @rule(session=sessions)
     def end_session(self, session: str) -> None:
-        response = invoke("DELETE", "sessions/current", headers=headers_for(session))
+        response = self.call("DELETE", "sessions/current", headers=headers_for(session))
         if self.state_of(session) == "live":
             assert response.status_code == 204, response.get_body()
             self.model[session].ended = True
@@ -237,7 +248,9 @@ class IsolationMachine(RuleBasedStateMachine):
     )
     def add_from_youtube(self, session: str, video_id: str, form: str) -> None:
         url = form.format(video_id)
-        response = invoke("POST", "videos", json_body={"urls": [url]}, headers=headers_for(session))
+        response = self.call(
+            "POST", "videos", json_body={"urls": [url]}, headers=headers_for(session)
+        )
         if self.state_of(session) != "live":
             self.expect_rejected(session, response)
             return
@@ -275,7 +288,7 @@ class IsolationMachine(RuleBasedStateMachine):
             "format": "vtt",
             "content": upload_vtt(model.marker, topic, self.uploads),
         }
-        response = invoke(
+        response = self.call(
             "POST", "videos", json_body={"transcripts": [upload]}, headers=headers_for(session)
         )
         if self.state_of(session) != "live":
@@ -296,7 +309,7 @@ class IsolationMachine(RuleBasedStateMachine):
 
     @rule(session=sessions, video_id=st.sampled_from(ALL_VIDEO_IDS))
     def delete_video(self, session: str, video_id: str) -> None:
-        response = invoke(
+        response = self.call(
             "DELETE",
             "videos/{video_id}",
             headers=headers_for(session),
@@ -330,7 +343,7 @@ class IsolationMachine(RuleBasedStateMachine):
         body: dict[str, Any] = {"message": question}
         if restricted is not None:
             body["video_ids"] = restricted
-        response = invoke("POST", "chat", json_body=body, headers=headers_for(session))
+        response = self.call("POST", "chat", json_body=body, headers=headers_for(session))
         if self.state_of(session) != "live":
             self.expect_rejected(session, response)
             return
@@ -351,7 +364,7 @@ class IsolationMachine(RuleBasedStateMachine):
 
     @rule(session=sessions)
     def clear_history(self, session: str) -> None:
-        response = invoke("DELETE", "chat/messages", headers=headers_for(session))
+        response = self.call("DELETE", "chat/messages", headers=headers_for(session))
         if self.state_of(session) != "live":
             self.expect_rejected(session, response)
             return
@@ -410,7 +423,7 @@ class IsolationMachine(RuleBasedStateMachine):
         target = foreign[0]
         responses = {}
         for video_id in (target, NOBODY_HAS):
-            responses[video_id] = invoke(
+            responses[video_id] = self.call(
                 "DELETE",
                 "videos/{video_id}",
                 headers=headers_for(session),
@@ -422,7 +435,7 @@ class IsolationMachine(RuleBasedStateMachine):
             body_of(responses[NOBODY_HAS])
         )
         asked = {
-            video_id: invoke(
+            video_id: self.call(
                 "POST",
                 "chat",
                 json_body={"message": "anything about pasta?", "video_ids": [video_id]},
@@ -443,9 +456,9 @@ class IsolationMachine(RuleBasedStateMachine):
             return
         model = self.model[session]
         headers = headers_for(session)
-        videos = body_of(invoke("GET", "videos", headers=headers))
-        messages = body_of(invoke("GET", "chat/messages", headers=headers))
-        current = body_of(invoke("GET", "sessions/current", headers=headers))
+        videos = body_of(self.call("GET", "videos", headers=headers))
+        messages = body_of(self.call("GET", "chat/messages", headers=headers))
+        current = body_of(self.call("GET", "sessions/current", headers=headers))
         assert [(m["role"], m["content"], m["sources"]) for m in messages["messages"]] == [
             (role, content, sources) for role, content, sources in model.messages
         ]
@@ -471,10 +484,10 @@ class IsolationMachine(RuleBasedStateMachine):
             ("DELETE", "chat/messages", {}),
         ]
         for method, route, extra in calls:
-            response = invoke(method, route, headers=headers_for(session), **extra)
+            response = self.call(method, route, headers=headers_for(session), **extra)
             self.expect_rejected(session, response)
             if state == "gone":
-                unknown = invoke(method, route, headers=headers_for(never), **extra)
+                unknown = self.call(method, route, headers=headers_for(never), **extra)
                 assert unknown.status_code == 401
                 assert without_request_id(body_of(response)) == without_request_id(
                     body_of(unknown)
@@ -488,11 +501,11 @@ class IsolationMachine(RuleBasedStateMachine):
             if self.state_of(token) != "live":
                 continue
             headers = headers_for(token)
-            response = invoke("GET", "videos", headers=headers)
+            response = self.call("GET", "videos", headers=headers)
             assert response.status_code == 200
             listed = [(v["video_id"], v["title"], v["chunks"]) for v in body_of(response)["videos"]]
             assert listed == model.listed()
-            current = body_of(invoke("GET", "sessions/current", headers=headers))
+            current = body_of(self.call("GET", "sessions/current", headers=headers))
             assert (current["videos"], current["messages"]) == (
                 len(model.videos),
                 len(model.messages),

@@ -50,20 +50,32 @@ class FailingAnswerer:
 
     error: Exception
     model_label: str = "failing"
+    context_limited: bool = True
 
     def standalone_question(self, question: str, history: Sequence[HistoryMessage]) -> str:
         raise self.error
 
     def answer(
-        self, question: str, passages: Sequence[Passage], history: Sequence[HistoryMessage]
+        self,
+        question: str,
+        passages: Sequence[Passage],
+        history: Sequence[HistoryMessage],
+        whole_videos: bool = False,
     ) -> str:
         raise self.error
 
     async def astream_answer(
-        self, question: str, passages: Sequence[Passage], history: Sequence[HistoryMessage]
+        self,
+        question: str,
+        passages: Sequence[Passage],
+        history: Sequence[HistoryMessage],
+        whole_videos: bool = False,
     ) -> AsyncIterator[str]:
         raise self.error
         yield ""  # an async generator that fails on its first step
+
+    def part_notes(self, passages: Sequence[Passage]) -> str:
+        raise self.error
 
 
 @pytest.fixture

@@ -49,19 +49,65 @@ def test_get_or_create_with_an_unknown_id_creates_a_new_one(unknown: str) -> Non
     assert body_of(response)["session_id"] != unknown
 
 
-def test_expired_session_is_401_and_get_or_create_replaces_it(clock: FakeClock) -> None:
+def test_an_idle_session_expires_and_get_or_create_replaces_it(clock: FakeClock) -> None:
     session_id = create()["session_id"]
-    clock.advance(minutes=14, seconds=59)
-    assert (
-        invoke("GET", "sessions/current", headers={"X-Session-Id": session_id}).status_code == 200
-    )
-    clock.advance(seconds=1)
+    clock.advance(minutes=15)  # 15 minutes without a request
     response = invoke("GET", "sessions/current", headers={"X-Session-Id": session_id})
     assert response.status_code == 401
     assert body_of(response)["error"]["code"] == "session_expired"
     replaced = invoke("POST", "sessions", headers={"X-Session-Id": session_id})
     assert replaced.status_code == 201
     assert body_of(replaced)["session_id"] != session_id
+
+
+def current(session_id: str) -> dict:
+    response = invoke("GET", "sessions/current", headers={"X-Session-Id": session_id})
+    assert response.status_code == 200, response.get_body()
+    return body_of(response)
+
+
+def test_every_authenticated_request_renews_the_session(clock: FakeClock) -> None:
+    session_id = create()["session_id"]
+    headers = {"X-Session-Id": session_id}
+    for _ in range(6):  # an hour of use, a request every 10 minutes
+        clock.advance(minutes=10)
+        assert invoke("GET", "videos", headers=headers).status_code == 200
+    assert current(session_id)["expires_at"] == "2026-11-21T11:15:00Z"  # 15 min after 11:00
+    clock.advance(minutes=14)
+    chat = invoke("GET", "chat/messages", headers=headers)
+    assert chat.status_code == 200
+    clock.advance(minutes=14)
+    assert current(session_id)["expires_at"] == "2026-11-21T11:43:00Z"
+    # POST /sessions with a live id renews it too.
+    clock.advance(minutes=14)
+    again = invoke("POST", "sessions", headers=headers)
+    assert (again.status_code, body_of(again)["expires_at"]) == (200, "2026-11-21T11:57:00Z")
+
+
+def test_no_session_outlives_its_maximum_age(deps: Dependencies, clock: FakeClock) -> None:
+    from dataclasses import replace
+
+    deps.settings = replace(deps.settings, session_max_hours=1)
+    session_id = create()["session_id"]
+    for _ in range(5):
+        clock.advance(minutes=10)
+        current(session_id)
+    # At 10:50 the renewal is capped at 11:00, one hour after creation.
+    assert current(session_id)["expires_at"] == "2026-11-21T11:00:00Z"
+    clock.advance(minutes=10)
+    response = invoke("GET", "sessions/current", headers={"X-Session-Id": session_id})
+    assert body_of(response)["error"]["code"] == "session_expired"
+
+
+def test_a_failed_request_does_not_renew_and_an_expired_session_stays_expired(
+    clock: FakeClock,
+) -> None:
+    session_id = create()["session_id"]
+    headers = {"X-Session-Id": session_id}
+    clock.advance(minutes=16)
+    assert invoke("GET", "videos", headers=headers).status_code == 401
+    assert invoke("POST", "sessions", headers=headers).status_code == 201  # a new one
+    assert invoke("GET", "chat/messages", headers=headers).status_code == 401
 
 
 def test_expiry_follows_the_setting(deps: Dependencies, clock: FakeClock) -> None:

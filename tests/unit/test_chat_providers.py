@@ -188,9 +188,9 @@ def test_chains_are_built_once_and_reused() -> None:
     model = FakeListChatModel(responses=["One [1].", "Two [1]."])
     answerer = LangChainAnswerer(model, "m")
     assert answerer.answer("q", PASSAGES[:1], []) == "One [1]."
-    chains = answerer._chains()
+    chain = answerer._chain("answer")
     assert answerer.answer("q", PASSAGES[:1], []) == "Two [1]."
-    assert answerer._chains() == chains
+    assert answerer._chain("answer") is chain
 
 
 @pytest.mark.parametrize("reply", ["", "  \n "])

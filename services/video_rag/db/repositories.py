@@ -53,6 +53,24 @@ class SessionRepository:
             select(ChatSession).where(ChatSession.token_hash == token_hash)
         ).one_or_none()
 
+    def renew(
+        self, token_hash: bytes, now: datetime, idle: timedelta, longest: timedelta
+    ) -> ChatSession | None:
+        """Extend the live session whose token hashes to `token_hash` to `idle` from `now`, but
+        not past `longest` after its creation (and never shorten it); the session, or None when
+        there is no such live session. The row stays locked until the transaction ends."""
+        renewed = func.greatest(
+            ChatSession.expires_at, func.least(now + idle, ChatSession.created_at + longest)
+        )
+        statement = (
+            update(ChatSession)
+            .where(ChatSession.token_hash == token_hash, ChatSession.expires_at > now)
+            .values(expires_at=renewed)
+            .returning(ChatSession)
+            .execution_options(synchronize_session=False)
+        )
+        return self._db.scalars(statement).one_or_none()
+
     def count_videos(self, session_id: uuid.UUID) -> int:
         """How many videos the session has added."""
         query = select(func.count()).where(SessionVideo.session_id == session_id)
@@ -339,6 +357,17 @@ class MessageRow:
     created_at: datetime
 
 
+@dataclass(frozen=True)
+class TranscriptPassage:
+    """One chunk of a whole transcript, as a question about whole videos reads it."""
+
+    video_id: str
+    title: str | None
+    start_seconds: float
+    end_seconds: float
+    text: str
+
+
 class ChatRepository:
     """A session's chat history and its rate-limit window."""
 
@@ -373,6 +402,41 @@ class ChatRepository:
         """The ids of the videos the session has."""
         query = select(SessionVideo.video_id).where(SessionVideo.session_id == session_id)
         return list(self._db.scalars(query))
+
+    def session_video_titles(self, session_id: uuid.UUID) -> dict[str, str | None]:
+        """The session's videos (id -> the title it sees), in the order they were added."""
+        query = (
+            select(SessionVideo.video_id, func.coalesce(Transcript.title, Video.title))
+            .join(Transcript, Transcript.id == SessionVideo.transcript_id)
+            .join(Video, Video.id == SessionVideo.video_id)
+            .where(SessionVideo.session_id == session_id)
+            .order_by(SessionVideo.added_at, SessionVideo.video_id)
+        )
+        return {video_id: title for video_id, title in self._db.execute(query)}
+
+    def whole_transcripts(
+        self, session_id: uuid.UUID, video_ids: Sequence[str]
+    ) -> list[TranscriptPassage]:
+        """Every chunk of the session's transcripts of `video_ids`, video by video (in the order
+        of `video_ids`), each in time order."""
+        query = (
+            select(
+                SessionVideo.video_id,
+                func.coalesce(Transcript.title, Video.title),
+                TranscriptChunk.start_seconds,
+                TranscriptChunk.end_seconds,
+                TranscriptChunk.text,
+            )
+            .join(Transcript, Transcript.id == SessionVideo.transcript_id)
+            .join(Video, Video.id == SessionVideo.video_id)
+            .join(TranscriptChunk, TranscriptChunk.transcript_id == SessionVideo.transcript_id)
+            .where(SessionVideo.session_id == session_id, SessionVideo.video_id.in_(video_ids))
+            .order_by(SessionVideo.video_id, TranscriptChunk.ordinal)
+        )
+        rows = [TranscriptPassage(*row) for row in self._db.execute(query)]
+        order = {video_id: index for index, video_id in enumerate(video_ids)}
+        rows.sort(key=lambda row: order[row.video_id])  # stable: time order within a video
+        return rows
 
     def messages(self, session_id: uuid.UUID, newest: int | None = None) -> list[MessageRow]:
         """The session's messages, oldest first; only the newest `newest` when given."""

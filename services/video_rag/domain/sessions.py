@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 TOKEN_BYTES = 32  # 256 random bits
@@ -26,9 +27,21 @@ def hash_token(token: str) -> bytes:
     return hashlib.sha256(token.encode("ascii")).digest()
 
 
-def expiry_for(created_at: datetime, lifetime_minutes: int) -> datetime:
-    """When a session created at `created_at` expires."""
-    return created_at + timedelta(minutes=lifetime_minutes)
+@dataclass(frozen=True)
+class SessionLifetime:
+    """How long a session lives: `idle` after its last authenticated request, and never longer
+    than `longest` after it was created."""
+
+    idle: timedelta
+    longest: timedelta
+
+    @classmethod
+    def of(cls, idle_minutes: int, max_hours: int) -> SessionLifetime:
+        return cls(timedelta(minutes=idle_minutes), timedelta(hours=max_hours))
+
+    def expiry(self, created_at: datetime, now: datetime) -> datetime:
+        """When a session created at `created_at` and used at `now` expires."""
+        return min(now + self.idle, created_at + self.longest)
 
 
 def utc_now() -> datetime:

@@ -13,12 +13,14 @@ import logging
 import re
 import sys
 from collections.abc import AsyncIterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final, Literal, Protocol
 
 from services.video_rag.domain.prompts import (
     CONDENSE_INSTRUCTIONS,
     NO_ANSWER,
+    PART_NOTES_INSTRUCTIONS,
     SYSTEM_INSTRUCTIONS,
+    WHOLE_VIDEO_INSTRUCTIONS,
     HistoryMessage,
     Passage,
     content_words,
@@ -27,6 +29,7 @@ from services.video_rag.domain.prompts import (
     looks_like_follow_up,
     offline_standalone_question,
 )
+from services.video_rag.domain.whole_video import outline
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
@@ -51,6 +54,7 @@ logger = logging.getLogger(__name__)
 # The human turn of each prompt; the system turn is SYSTEM_INSTRUCTIONS / CONDENSE_INSTRUCTIONS.
 ANSWER_TEMPLATE: Final = "Passages:\n{passages}\n\nQuestion: {question}"
 CONDENSE_TEMPLATE: Final = "Conversation:\n{conversation}\n\nFollow-up question: {question}"
+NOTES_TEMPLATE: Final = "Transcript part, passages in time order:\n{transcript}"
 
 
 class ChatFailed(Exception):
@@ -70,17 +74,35 @@ class Answerer(Protocol):
         """`question` rewritten so that it can be understood without `history`."""
         ...
 
+    context_limited: bool
+    """Whether whole transcripts must fit a context budget (a model), or not (offline)."""
+
     def answer(
-        self, question: str, passages: Sequence[Passage], history: Sequence[HistoryMessage]
+        self,
+        question: str,
+        passages: Sequence[Passage],
+        history: Sequence[HistoryMessage],
+        whole_videos: bool = False,
     ) -> str:
-        """An answer to `question` from `passages`, citing them as ``[n]``, or NO_ANSWER."""
+        """An answer to `question` from `passages`, citing them as ``[n]``, or NO_ANSWER. With
+        `whole_videos`, the passages are whole transcripts (or notes on their parts) in time
+        order, and the question is about the videos as a whole."""
         ...
 
     def astream_answer(
-        self, question: str, passages: Sequence[Passage], history: Sequence[HistoryMessage]
+        self,
+        question: str,
+        passages: Sequence[Passage],
+        history: Sequence[HistoryMessage],
+        whole_videos: bool = False,
     ) -> AsyncIterator[str]:
         """The same answer in pieces, as it is written (no leading or trailing whitespace).
         Closing the iterator early stops the generation."""
+        ...
+
+    def part_notes(self, passages: Sequence[Passage]) -> str:
+        """Notes on one part of a long transcript (the map step over videos too long to send
+        whole)."""
         ...
 
 
@@ -142,39 +164,57 @@ def _render_conversation(history: Sequence[HistoryMessage]) -> str:
 
 
 class LangChainAnswerer:
-    """Answers with a LangChain chat model through two LCEL chains (built on first use).
+    """Answers with a LangChain chat model through LCEL chains (built on first use).
 
-    The answer chain is ``SYSTEM_INSTRUCTIONS``, the history as Human/AI messages, then
-    `ANSWER_TEMPLATE` with the formatted passages and the question; the condense chain is
-    ``CONDENSE_INSTRUCTIONS`` then `CONDENSE_TEMPLATE` with the conversation as text. Provider
-    errors become ChatTimeout or ChatFailed.
+    The answer chain is ``SYSTEM_INSTRUCTIONS`` (``WHOLE_VIDEO_INSTRUCTIONS`` for questions about
+    whole videos), the history as Human/AI messages, then `ANSWER_TEMPLATE` with the formatted
+    passages and the question; the condense chain is ``CONDENSE_INSTRUCTIONS`` then
+    `CONDENSE_TEMPLATE` with the conversation as text; the notes chain is
+    ``PART_NOTES_INSTRUCTIONS`` then `NOTES_TEMPLATE`. Provider errors become ChatTimeout or
+    ChatFailed.
     """
+
+    context_limited = True
 
     def __init__(self, model: BaseChatModel, model_label: str) -> None:
         self.model = model
         self.model_label = model_label
-        self._answer_chain: Runnable[dict[str, Any], str] | None = None
-        self._condense_chain: Runnable[dict[str, Any], str] | None = None
+        self._chains: dict[str, Runnable[dict[str, Any], str]] = {}
 
-    def _chains(self) -> tuple[Runnable[dict[str, Any], str], Runnable[dict[str, Any], str]]:
-        if self._answer_chain is None or self._condense_chain is None:
+    def _chain(
+        self, name: Literal["answer", "whole", "condense", "notes"]
+    ) -> Runnable[dict[str, Any], str]:
+        if not self._chains:
             from langchain_core.output_parsers import StrOutputParser
             from langchain_core.prompts import ChatPromptTemplate, MessagesPlaceholder
 
-            answer_prompt = ChatPromptTemplate(
-                [
-                    ("system", SYSTEM_INSTRUCTIONS),
-                    MessagesPlaceholder("history"),
-                    ("human", ANSWER_TEMPLATE),
-                ]
-            )
-            condense_prompt = ChatPromptTemplate(
-                [("system", CONDENSE_INSTRUCTIONS), ("human", CONDENSE_TEMPLATE)]
-            )
+            prompts = {
+                "answer": ChatPromptTemplate(
+                    [
+                        ("system", SYSTEM_INSTRUCTIONS),
+                        MessagesPlaceholder("history"),
+                        ("human", ANSWER_TEMPLATE),
+                    ]
+                ),
+                "whole": ChatPromptTemplate(
+                    [
+                        ("system", WHOLE_VIDEO_INSTRUCTIONS),
+                        MessagesPlaceholder("history"),
+                        ("human", ANSWER_TEMPLATE),
+                    ]
+                ),
+                "condense": ChatPromptTemplate(
+                    [("system", CONDENSE_INSTRUCTIONS), ("human", CONDENSE_TEMPLATE)]
+                ),
+                "notes": ChatPromptTemplate(
+                    [("system", PART_NOTES_INSTRUCTIONS), ("human", NOTES_TEMPLATE)]
+                ),
+            }
             # Racing threads may both build the chains; they are equivalent and stateless.
-            self._answer_chain = answer_prompt | self.model | StrOutputParser()
-            self._condense_chain = condense_prompt | self.model | StrOutputParser()
-        return self._answer_chain, self._condense_chain
+            self._chains = {
+                key: prompt | self.model | StrOutputParser() for key, prompt in prompts.items()
+            }
+        return self._chains[name]
 
     def standalone_question(self, question: str, history: Sequence[HistoryMessage]) -> str:
         """Ask the model to rewrite a follow-up. No call (and no change) without history, nor
@@ -185,39 +225,46 @@ class LangChainAnswerer:
         """
         if not history or not looks_like_follow_up(question):
             return question
-        _, condense = self._chains()
         inputs = {"conversation": _render_conversation(history), "question": question}
-        rewritten = self._invoke(condense, inputs, "condense").strip()
+        rewritten = self._invoke(self._chain("condense"), inputs, "condense").strip()
         if len(rewritten) >= 2 and rewritten[0] == rewritten[-1] and rewritten[0] in "\"'“”":
             rewritten = rewritten[1:-1].strip()
         return rewritten or question
 
     def answer(
-        self, question: str, passages: Sequence[Passage], history: Sequence[HistoryMessage]
+        self,
+        question: str,
+        passages: Sequence[Passage],
+        history: Sequence[HistoryMessage],
+        whole_videos: bool = False,
     ) -> str:
         """The model's answer (stripped). With no passages: NO_ANSWER, without calling it."""
         if not passages:
             return NO_ANSWER
-        answer, _ = self._chains()
-        text = self._invoke(answer, self._answer_inputs(question, passages, history), "answer")
+        chain = self._chain("whole" if whole_videos else "answer")
+        text = self._invoke(chain, self._answer_inputs(question, passages, history), "answer")
         if not text.strip():
             raise ChatFailed("the language model returned an empty answer")
         return text.strip()
 
     async def astream_answer(
-        self, question: str, passages: Sequence[Passage], history: Sequence[HistoryMessage]
+        self,
+        question: str,
+        passages: Sequence[Passage],
+        history: Sequence[HistoryMessage],
+        whole_videos: bool = False,
     ) -> AsyncIterator[str]:
         """The model's answer as it streams, whitespace at both ends held back. With no passages:
         NO_ANSWER, without calling it. Cancelling the consumer closes the model's stream."""
         if not passages:
             yield NO_ANSWER
             return
-        answer, _ = self._chains()
+        chain = self._chain("whole" if whole_videos else "answer")
         inputs = self._answer_inputs(question, passages, history)
         pending = ""  # whitespace not sent yet: dropped if nothing follows it
         started = False
         try:
-            async for piece in answer.astream(inputs):
+            async for piece in chain.astream(inputs):
                 text = pending + str(piece)
                 if not started:
                     text = text.lstrip()
@@ -232,6 +279,11 @@ class LangChainAnswerer:
             raise _provider_error(exc, "answer") from exc
         if not started:
             raise ChatFailed("the language model returned an empty answer")
+
+    def part_notes(self, passages: Sequence[Passage]) -> str:
+        """The model's notes on one part of a long transcript."""
+        inputs = {"transcript": format_passages(passages)}
+        return self._invoke(self._chain("notes"), inputs, "notes").strip()
 
     @staticmethod
     def _answer_inputs(
@@ -323,15 +375,23 @@ class OfflineExtractiveAnswerer:
     """
 
     model_label: str = "offline-extractive"
+    context_limited = False
 
     def standalone_question(self, question: str, history: Sequence[HistoryMessage]) -> str:
         """The offline follow-up rule: `offline_standalone_question`."""
         return offline_standalone_question(question, history)
 
     def answer(
-        self, question: str, passages: Sequence[Passage], history: Sequence[HistoryMessage]
+        self,
+        question: str,
+        passages: Sequence[Passage],
+        history: Sequence[HistoryMessage],
+        whole_videos: bool = False,
     ) -> str:
-        """Quote the best one or two passages with their markers, or NO_ANSWER."""
+        """Quote the best one or two passages with their markers, or NO_ANSWER. About whole
+        videos: an extractive outline of each (`whole_video.outline`)."""
+        if whole_videos:
+            return outline(passages) or NO_ANSWER
         wanted = _terms(question)
         if not wanted:
             return NO_ANSWER
@@ -357,14 +417,22 @@ class OfflineExtractiveAnswerer:
         return "\n".join(lines) or NO_ANSWER
 
     async def astream_answer(
-        self, question: str, passages: Sequence[Passage], history: Sequence[HistoryMessage]
+        self,
+        question: str,
+        passages: Sequence[Passage],
+        history: Sequence[HistoryMessage],
+        whole_videos: bool = False,
     ) -> AsyncIterator[str]:
         """The same answer, word by word (each piece a word with the spaces before it), so that
         a front-end streams offline answers with the same code as a model's."""
-        answer = self.answer(question, passages, history)
+        answer = self.answer(question, passages, history, whole_videos)
         for piece in _WORD_PIECES.findall(answer):
             yield piece
             await asyncio.sleep(0)  # let the server send each piece on its own
+
+    def part_notes(self, passages: Sequence[Passage]) -> str:
+        """An outline of the part (never needed offline: nothing limits the context)."""
+        return outline(passages)
 
     @staticmethod
     def _best_sentence(text: str, wanted: set[str]) -> str:

@@ -11,6 +11,7 @@ before the store stores nothing, so the client may simply retry.
 from __future__ import annotations
 
 import asyncio
+import functools
 import math
 import re
 import uuid
@@ -33,11 +34,13 @@ from services.video_rag.domain.prompts import (
     NO_ANSWER,
     HistoryMessage,
     Passage,
+    estimate_tokens,
     full_text_query,
     trim_history,
 )
+from services.video_rag.domain.whole_video import videos_named, whole_video_kind
 from services.video_rag.domain.youtube_urls import watch_url
-from services.video_rag.service.sessions import authenticate, require_token
+from services.video_rag.service.sessions import authenticate, lifetime, require_token
 
 if TYPE_CHECKING:
     from services.video_rag.bootstrap import Dependencies
@@ -82,6 +85,8 @@ class PreparedQuestion:
     history: list[HistoryMessage]
     passages: list[Passage]
     answerer: Answerer
+    whole_videos: bool = False
+    """The question is about whole videos: the passages are their transcripts, in time order."""
 
 
 def ask(
@@ -92,7 +97,9 @@ def ask(
     if prepared.passages:
         answerer = prepared.answerer
         raw = _call_model(
-            lambda: answerer.answer(prepared.question, prepared.passages, prepared.history)
+            lambda: answerer.answer(
+                prepared.question, prepared.passages, prepared.history, prepared.whole_videos
+            )
         )
     else:
         raw = NO_ANSWER
@@ -113,7 +120,7 @@ async def stream_answer(
     pieces: list[str] = []
     if prepared.passages:
         stream = prepared.answerer.astream_answer(
-            prepared.question, prepared.passages, prepared.history
+            prepared.question, prepared.passages, prepared.history, prepared.whole_videos
         )
         try:
             async for piece in stream:
@@ -139,12 +146,12 @@ def prepare_question(
     settings = deps.settings
     now = deps.clock()
     with deps.uow() as uow:
-        session = authenticate(uow, token_hash, now)
+        session = authenticate(uow, token_hash, now, lifetime(settings))
         question = _valid_question(question, settings.max_message_chars)
-        available = set(uow.chat.session_video_ids(session.id))
-        if not available:
+        titles = uow.chat.session_video_titles(session.id)
+        if not titles:
             raise NoVideos()
-        if video_ids is not None and not set(video_ids) <= available:
+        if video_ids is not None and not set(video_ids) <= set(titles):
             raise VideoNotFound("this session has no video with some of the given video_ids")
         _take_slot(uow.chat, session.id, now, settings.chat_rate_limit_per_minute)
         history = _history(uow.chat.messages(session.id, HISTORY_MESSAGES))
@@ -153,8 +160,15 @@ def prepare_question(
     history = trim_history(history, settings.history_token_budget)
     answerer = deps.get_answerer()
     standalone = _call_model(lambda: answerer.standalone_question(question, history))
-    passages = _retrieve(deps, session.id, standalone, video_ids)
-    return PreparedQuestion(token_hash, question, history, passages, answerer)
+    in_scope = {v: titles[v] for v in (video_ids if video_ids is not None else titles)}
+    kind = whole_video_kind(standalone, len(in_scope))
+    if kind is None:
+        passages = _retrieve(deps, session.id, standalone, video_ids)
+        return PreparedQuestion(token_hash, question, history, passages, answerer)
+    named = videos_named(standalone, in_scope)
+    chosen = named if named and (kind == "summary" or len(named) >= 2) else list(in_scope)
+    passages = _whole_videos(deps, session.id, chosen, answerer)
+    return PreparedQuestion(token_hash, question, history, passages, answerer, whole_videos=True)
 
 
 def store_answer(deps: Dependencies, prepared: PreparedQuestion, raw: str) -> ChatAnswer:
@@ -178,7 +192,7 @@ def list_messages(deps: Dependencies, token: str | None, newest: int | None) -> 
     """The caller's chat history, oldest first (only the newest `newest` when given)."""
     token_hash = require_token(token)
     with deps.uow() as uow:
-        session = authenticate(uow, token_hash, deps.clock())
+        session = authenticate(uow, token_hash, deps.clock(), lifetime(deps.settings))
         return uow.chat.messages(session.id, newest)
 
 
@@ -186,7 +200,7 @@ def clear_messages(deps: Dependencies, token: str | None) -> None:
     """Delete the caller's chat history; its videos stay."""
     token_hash = require_token(token)
     with deps.uow() as uow:
-        session = authenticate(uow, token_hash, deps.clock())
+        session = authenticate(uow, token_hash, deps.clock(), lifetime(deps.settings))
         uow.chat.clear(session.id)
         uow.commit()
 
@@ -263,6 +277,45 @@ def _retrieve(
         )
         for index, chunk in enumerate(chunks, start=1)
     ]
+
+
+def _whole_videos(
+    deps: Dependencies, session_id: uuid.UUID, video_ids: Sequence[str], answerer: Answerer
+) -> list[Passage]:
+    """The whole transcripts of `video_ids` as numbered passages in time order; when they do not
+    fit WHOLE_VIDEO_TOKEN_BUDGET for a model, notes on consecutive parts of each video instead
+    (map-reduce: the model writes the notes, then answers from them)."""
+    with deps.uow() as uow:
+        rows = uow.chat.whole_transcripts(session_id, video_ids)
+    passages = [
+        Passage(i, row.video_id, row.title, row.start_seconds, row.end_seconds, row.text)
+        for i, row in enumerate(rows, start=1)
+    ]
+    budget = deps.settings.whole_video_token_budget
+    if not answerer.context_limited or sum(estimate_tokens(p.text) for p in passages) <= budget:
+        return passages
+    parts = _parts(passages, budget // 4)  # room for several videos' notes in one answer
+    notes = [_call_model(functools.partial(answerer.part_notes, part)) for part in parts]
+    return [
+        Passage(i, part[0].video_id, part[0].title, part[0].start_seconds, part[-1].end_seconds, n)
+        for i, (part, n) in enumerate(zip(parts, notes, strict=True), start=1)
+    ]
+
+
+def _parts(passages: Sequence[Passage], tokens_per_part: int) -> list[list[Passage]]:
+    """Consecutive passages of one video at a time, each group within `tokens_per_part`."""
+    parts: list[list[Passage]] = []
+    used = 0
+    for passage in passages:
+        cost = estimate_tokens(passage.text)
+        same_video = bool(parts) and parts[-1][0].video_id == passage.video_id
+        if same_video and used + cost <= tokens_per_part:
+            parts[-1].append(passage)
+            used += cost
+        else:
+            parts.append([passage])
+            used = cost
+    return parts
 
 
 def _source(passage: Passage) -> Source:

@@ -1,4 +1,8 @@
-"""Session use cases: get-or-create, authenticate, describe, end."""
+"""Session use cases: get-or-create, authenticate, describe, end.
+
+A session lives while it is used: every authenticated request renews it to
+`SESSION_EXPIRE_MINUTES` from now, capped at `SESSION_MAX_HOURS` after its creation.
+"""
 
 from __future__ import annotations
 
@@ -9,15 +13,17 @@ from typing import TYPE_CHECKING
 
 from services.video_rag.domain.errors import SessionExpired, SessionNotFound, SessionRequired
 from services.video_rag.domain.sessions import (
-    expiry_for,
+    SessionLifetime,
     hash_token,
     is_well_formed_token,
     new_session_token,
 )
 
 if TYPE_CHECKING:
+    from services.video_rag.bootstrap import Dependencies
     from services.video_rag.db.models import ChatSession
     from services.video_rag.db.unit_of_work import UnitOfWork
+    from services.video_rag.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -43,9 +49,23 @@ def require_token(token: str | None) -> bytes:
     return hash_token(token)
 
 
-def authenticate(uow: UnitOfWork, token_hash: bytes, now: datetime) -> ChatSession:
+def lifetime(settings: Settings) -> SessionLifetime:
+    """The session lifetime the settings ask for."""
+    return SessionLifetime.of(settings.session_expire_minutes, settings.session_max_hours)
+
+
+def authenticate(
+    uow: UnitOfWork, token_hash: bytes, now: datetime, renew_for: SessionLifetime | None = None
+) -> ChatSession:
     """The live session whose id hashes to `token_hash` (from `require_token`), inside an open
-    unit of work. Raises SessionNotFound or SessionExpired."""
+    unit of work. With `renew_for`, the session is renewed and the renewal committed at once, so
+    that every authenticated request renews it whatever it does next (the unit of work goes on in
+    a new transaction). Raises SessionNotFound or SessionExpired."""
+    if renew_for is not None:
+        renewed = uow.sessions.renew(token_hash, now, renew_for.idle, renew_for.longest)
+        if renewed is not None:
+            uow.commit()
+            return renewed
     session = uow.sessions.get_by_token_hash(token_hash)
     if session is None:
         raise SessionNotFound()
@@ -54,49 +74,50 @@ def authenticate(uow: UnitOfWork, token_hash: bytes, now: datetime) -> ChatSessi
     return session
 
 
-def session_key(uow: UnitOfWork, token: str | None, now: datetime) -> uuid.UUID:
-    """Authenticate `token` in its own short unit of work; the session's internal key."""
+def session_key(deps: Dependencies, token: str | None) -> uuid.UUID:
+    """Authenticate (and renew) `token` in its own short unit of work; the session's key."""
     token_hash = require_token(token)
-    with uow:
-        return authenticate(uow, token_hash, now).id
+    with deps.uow() as uow:
+        return authenticate(uow, token_hash, deps.clock(), lifetime(deps.settings)).id
 
 
-def get_or_create_session(
-    uow: UnitOfWork, token: str | None, now: datetime, lifetime_minutes: int
-) -> tuple[SessionInfo, bool]:
-    """Return the live session named by `token`, or create a new one. The flag says it is new.
+def get_or_create_session(deps: Dependencies, token: str | None) -> tuple[SessionInfo, bool]:
+    """Return the live session named by `token` (renewed), or create a new one. The flag says it
+    is new.
 
     A missing, unknown, malformed or expired token gets a brand-new session with a new token:
     a client can never choose its own session id.
     """
-    with uow:
+    now = deps.clock()
+    span = lifetime(deps.settings)
+    with deps.uow() as uow:
         if token and is_well_formed_token(token):
-            existing = uow.sessions.get_by_token_hash(hash_token(token))
-            if existing is not None and existing.expires_at > now:
-                return _describe(uow, existing, token), False
+            existing = uow.sessions.renew(hash_token(token), now, span.idle, span.longest)
+            if existing is not None:
+                info = _describe(uow, existing, token)
+                uow.commit()
+                return info, False
         new_token = new_session_token()
         session = uow.sessions.create(
-            token_hash=hash_token(new_token),
-            created_at=now,
-            expires_at=expiry_for(now, lifetime_minutes),
+            token_hash=hash_token(new_token), created_at=now, expires_at=span.expiry(now, now)
         )
         uow.commit()
         return SessionInfo(new_token, session.created_at, session.expires_at, 0, 0), True
 
 
-def describe_session(uow: UnitOfWork, token: str | None, now: datetime) -> SessionInfo:
-    """The caller's session with its counts of videos and messages."""
+def describe_session(deps: Dependencies, token: str | None) -> SessionInfo:
+    """The caller's session (renewed) with its counts of videos and messages."""
     token_hash = require_token(token)
-    with uow:
-        session = authenticate(uow, token_hash, now)
+    with deps.uow() as uow:
+        session = authenticate(uow, token_hash, deps.clock(), lifetime(deps.settings))
         return _describe(uow, session, str(token))
 
 
-def end_session(uow: UnitOfWork, token: str | None, now: datetime) -> None:
+def end_session(deps: Dependencies, token: str | None) -> None:
     """Delete the caller's session now, and with it everything it owns."""
     token_hash = require_token(token)
-    with uow:
-        session = authenticate(uow, token_hash, now)
+    with deps.uow() as uow:
+        session = authenticate(uow, token_hash, deps.clock())
         uow.sessions.delete(session.id)
         uow.commit()
 

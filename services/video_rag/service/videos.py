@@ -21,7 +21,7 @@ from services.video_rag.domain.captions import Caption, TranscriptFormatError, p
 from services.video_rag.domain.chunking import Chunk, chunk_captions
 from services.video_rag.domain.errors import InvalidRequest, SessionNotFound, VideoNotFound
 from services.video_rag.domain.youtube_urls import parse_video_reference
-from services.video_rag.service.sessions import authenticate, require_token
+from services.video_rag.service.sessions import authenticate, lifetime, require_token
 
 if TYPE_CHECKING:
     from services.video_rag.bootstrap import Dependencies
@@ -225,7 +225,7 @@ def list_videos(deps: Dependencies, token: str | None) -> list[VideoView]:
     """The caller's videos, in the order they were added."""
     token_hash = require_token(token)
     with deps.uow() as uow:
-        session = authenticate(uow, token_hash, deps.clock())
+        session = authenticate(uow, token_hash, deps.clock(), lifetime(deps.settings))
         return [_view(row) for row in uow.videos.list_for_session(session.id)]
 
 
@@ -234,7 +234,7 @@ def remove_video(deps: Dependencies, token: str | None, video_id: str) -> None:
     it). Raises VideoNotFound when the session does not have it, whoever else might."""
     token_hash = require_token(token)
     with deps.uow() as uow:
-        session = authenticate(uow, token_hash, deps.clock())
+        session = authenticate(uow, token_hash, deps.clock(), lifetime(deps.settings))
         if uow.videos.unlink(session.id, video_id) is None:
             raise VideoNotFound()
         uow.commit()

@@ -67,9 +67,7 @@ def get_or_create_session(req: func.HttpRequest) -> func.HttpResponse:
     """The live session named in the request (200), or a new one (201)."""
     _, token = _parse(req, GetOrCreateSessionRequest)
     deps = get_dependencies()
-    info, created = session_service.get_or_create_session(
-        deps.uow(), token, deps.clock(), deps.settings.session_expire_minutes
-    )
+    info, created = session_service.get_or_create_session(deps, token)
     response = LegacySessionResponse(session_id=info.session_id, create_date=info.created_at)
     return json_response(response, 201 if created else 200)
 
@@ -78,7 +76,7 @@ def save_video_transcript(req: func.HttpRequest) -> func.HttpResponse:
     """Add videos (ids or URLs) in the session's default languages; 200 even when some fail."""
     body, token = _parse(req, SaveVideoTranscriptRequest)
     deps = get_dependencies()
-    session_id = session_service.session_key(deps.uow(), token, deps.clock())
+    session_id = session_service.session_key(deps, token)
     results = video_service.add_requested_videos(deps, session_id, body.video_ids, [], None)
     present = [r.video_id for r in results if r.status != "failed" and r.video_id is not None]
     return json_response(

@@ -22,25 +22,18 @@ bp = func.Blueprint()
 def create_session(req: func.HttpRequest) -> func.HttpResponse:
     body = parse_json(req, CreateSessionRequest, empty_ok=True)
     deps = get_dependencies()
-    info, created = service.get_or_create_session(
-        deps.uow(),
-        session_token(req) or body.session_id,
-        deps.clock(),
-        deps.settings.session_expire_minutes,
-    )
+    info, created = service.get_or_create_session(deps, session_token(req) or body.session_id)
     response = SessionResponse(**vars(info))
     return json_response(response, 201 if created else 200, {SESSION_HEADER: info.session_id})
 
 
 def get_current_session(req: func.HttpRequest) -> func.HttpResponse:
-    deps = get_dependencies()
-    info = service.describe_session(deps.uow(), session_token(req), deps.clock())
+    info = service.describe_session(get_dependencies(), session_token(req))
     return json_response(SessionResponse(**vars(info)))
 
 
 def end_current_session(req: func.HttpRequest) -> func.HttpResponse:
-    deps = get_dependencies()
-    service.end_session(deps.uow(), session_token(req), deps.clock())
+    service.end_session(get_dependencies(), session_token(req))
     return no_content()
 
 

@@ -24,7 +24,7 @@ bp = func.Blueprint()
 
 def add_videos(req: func.HttpRequest) -> func.HttpResponse:
     deps = get_dependencies()
-    session_id = session_key(deps.uow(), token_of(req), deps.clock())  # 401 before any work
+    session_id = session_key(deps, token_of(req))  # 401 before any work
     body = parse_json(req, AddVideosRequest)
     uploads = [service.UploadInput(**upload.model_dump()) for upload in body.transcripts]
     results = service.add_requested_videos(deps, session_id, body.urls, uploads, body.languages)

@@ -1,0 +1,132 @@
+"""Questions about whole videos (a summary, "what is it about", an outline, a comparison), which
+a few retrieved passages cannot answer, and the offline extractive outline that answers them
+without a model.
+
+English heuristics, like the rest of the offline path: a question in another language is
+answered from retrieved passages as usual.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from typing import Final, Literal
+
+from services.video_rag.domain.prompts import Passage, content_words, format_timestamp
+
+WholeVideoKind = Literal["summary", "comparison"]
+
+_SUMMARY: Final = re.compile(
+    r"\b(?:summar(?:y|ies|ise|ize|ising|izing)|outline|overview|recap|tl\s*;?\s*dr|gist"
+    r"|(?:main|key|important)\s+(?:points?|ideas?|topics?|takeaways?|arguments?)"
+    r"|what(?:'s|\s+is|\s+are)\s+(?:this|that|the|these|those|both|each|all)?\s*(?:\w+\s+)?"
+    r"(?:videos?|talks?|episodes?|clips?|lectures?|tutorials?|reviews?)\s+(?:all\s+)?about"
+    r"|what\s+(?:is|are)\s+(?:it|they)\s+(?:all\s+)?about"
+    r"|what\s+(?:does|do)\s+(?:it|they|this|the)\s*(?:\w+\s+)?(?:cover|discuss|talk\s+about))",
+    re.IGNORECASE,
+)
+_COMPARISON: Final = re.compile(
+    r"\b(?:compare[sd]?|comparing|comparison|differ|differs|different|differences?|versus|vs\.?"
+    r"|contrast|in\s+common|similarit(?:y|ies)|which\s+(?:one|video)\s+is\s+better)\b",
+    re.IGNORECASE,
+)
+# Words that say what kind of question it is, not which video it is about.
+_GENERIC: Final = frozenset(
+    "video videos talk episode clip lecture tutorial review summary summarize summarise outline "
+    "overview recap compare comparison differ difference differences versus contrast main key "
+    "points ideas topics give tell please both two first second".split()
+)
+OUTLINE_PARTS: Final = 6
+_MIN_SENTENCE_WORDS: Final = 5
+_MAX_QUOTE_CHARS: Final = 200
+_SENTENCE: Final = re.compile(r"[^.!?…]+[.!?…]*")
+
+
+def whole_video_kind(question: str, videos_in_scope: int) -> WholeVideoKind | None:
+    """`comparison` for a question comparing videos (two or more in scope), `summary` for one
+    about a video as a whole, else None (an ordinary question, answered from passages)."""
+    if videos_in_scope >= 2 and _COMPARISON.search(question):
+        return "comparison"
+    if _SUMMARY.search(question):
+        return "summary"
+    return None
+
+
+def videos_named(question: str, titles: Mapping[str, str | None]) -> list[str]:
+    """The videos whose title the question names (by its distinctive words: "the bread video"
+    names "Sourdough bread for beginners"), best matches only; empty when none is named."""
+    asked = {_stem(word) for word in content_words(question)} - _GENERIC
+    scores: dict[str, int] = {}
+    for video_id, title in titles.items():
+        named = {_stem(word) for word in content_words(title or "")} - _GENERIC
+        if video_id.lower() in question.lower():
+            named.add(_stem(video_id.lower()))
+            asked.add(_stem(video_id.lower()))
+        scores[video_id] = len(asked & named)
+    best = max(scores.values(), default=0)
+    if best == 0:
+        return []
+    return [video_id for video_id, score in scores.items() if score == best]
+
+
+def outline(passages: Sequence[Passage], parts: int = OUTLINE_PARTS) -> str:
+    """An extractive outline of each video of `passages` (in the order given, passages in time
+    order): the most representative sentence of each of up to `parts` stretches of the video,
+    with its time and citation marker::
+
+        "Sourdough Bread" in 4 parts:
+        - 0:05 "Today we bake a simple sourdough loaf." [1]
+        - 2:10 "Let the dough rest in the fridge overnight." [3]
+    """
+    by_video: dict[str, list[Passage]] = {}
+    for passage in passages:
+        by_video.setdefault(passage.video_id, []).append(passage)
+    sections = []
+    for video_passages in by_video.values():
+        lines = _outline_lines(video_passages, parts)
+        if not lines:
+            continue
+        first = video_passages[0]
+        name = f'"{first.title}"' if first.title else f"Video {first.video_id}"
+        count = f"{len(lines)} part" + ("s" if len(lines) != 1 else "")
+        sections.append(f"{name} in {count}:\n" + "\n".join(lines))
+    return "\n\n".join(sections)
+
+
+def _outline_lines(passages: Sequence[Passage], parts: int) -> list[str]:
+    frequency = Counter(_stem(word) for passage in passages for word in content_words(passage.text))
+    size = math.ceil(len(passages) / max(1, min(parts, len(passages))))
+    lines = []
+    for start in range(0, len(passages), size):
+        best: tuple[float, Passage, str] | None = None
+        for passage in passages[start : start + size]:
+            for sentence in _SENTENCE.findall(passage.text):
+                sentence = " ".join(sentence.split())
+                words = [_stem(w) for w in content_words(sentence)]
+                if len(sentence.split()) < _MIN_SENTENCE_WORDS or not words:
+                    continue
+                score = sum(math.log1p(frequency[w]) for w in set(words)) / math.sqrt(len(words))
+                if best is None or score > best[0]:
+                    best = (score, passage, sentence)
+        if best is not None:
+            _, passage, sentence = best
+            quote = sentence if len(sentence) <= _MAX_QUOTE_CHARS else _clip(sentence)
+            when = format_timestamp(passage.start_seconds)
+            lines.append(f'- {when} "{quote}" [{passage.number}]')
+    return lines
+
+
+def _clip(sentence: str) -> str:
+    clipped = sentence[:_MAX_QUOTE_CHARS].rsplit(" ", 1)[0]
+    return clipped + "…"
+
+
+def _stem(word: str) -> str:
+    """Plural endings off, so that "videos" meets "video" and "loaves" stays close to "loaf"."""
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        return word[:-1]
+    return word

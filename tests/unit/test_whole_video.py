@@ -1,0 +1,123 @@
+"""Questions about whole videos: recognising them, the videos they name, the offline outline."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.video_rag.domain.prompts import Passage
+from services.video_rag.domain.whole_video import outline, videos_named, whole_video_kind
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "What is this video about?",
+        "what's the video about",
+        "What are these videos about?",
+        "Give me a summary of the bread video",
+        "Can you summarize it?",
+        "Summarise the talk please",
+        "Outline the tutorial",
+        "What are the main points?",
+        "key takeaways?",
+        "tl;dr",
+        "What does the review cover?",
+        "Give me an overview",
+    ],
+)
+def test_questions_about_whole_videos(question: str) -> None:
+    assert whole_video_kind(question, videos_in_scope=1) == "summary"
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "How long does the battery last?",
+        "What about the price?",
+        "How long should the dough rest in the fridge?",
+        "What temperature is the oven?",
+        "Is the keyboard included?",
+        "What is the difference in price?",  # one video in scope: an ordinary question
+    ],
+)
+def test_ordinary_questions(question: str) -> None:
+    assert whole_video_kind(question, videos_in_scope=1) is None
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["How do the two videos differ?", "Compare the laptops", "What do they have in common?"],
+)
+def test_comparisons_need_two_videos(question: str) -> None:
+    assert whole_video_kind(question, videos_in_scope=2) == "comparison"
+    assert whole_video_kind(question, videos_in_scope=1) != "comparison"
+
+
+TITLES = {
+    "bread000001": "Sourdough bread for beginners",
+    "phones00001": "Wireless headphones review",
+    "laptop00001": "Budget laptop review",
+}
+
+
+def test_a_video_named_by_its_title() -> None:
+    assert videos_named("Give me a summary of the bread video", TITLES) == ["bread000001"]
+    assert videos_named("Summarize the headphones review", TITLES) == ["phones00001"]
+    assert videos_named("What is the laptop one about?", TITLES) == ["laptop00001"]
+    assert videos_named("Summarize phones00001", TITLES) == ["phones00001"]
+
+
+def test_no_video_named() -> None:
+    assert videos_named("What is this video about?", TITLES) == []
+    assert videos_named("Give me a summary of the review", TITLES) == []  # "review": generic
+
+
+def test_two_videos_named_for_a_comparison() -> None:
+    named = videos_named("Compare the headphones and the laptop", TITLES)
+    assert sorted(named) == ["laptop00001", "phones00001"]
+
+
+def passages_of(video: str, title: str, texts: list[str], first: int = 1) -> list[Passage]:
+    return [
+        Passage(first + i, video, title, i * 30.0, i * 30.0 + 30, text)
+        for i, text in enumerate(texts)
+    ]
+
+
+def test_the_offline_outline_covers_each_video_in_time_order() -> None:
+    bread = passages_of(
+        "bread000001",
+        "Sourdough",
+        [
+            "Welcome back. Today we bake a simple sourdough loaf with a lively starter.",
+            "Mix the flour and water and let the dough rest for an hour.",
+            "Fold the dough every thirty minutes during the bulk fermentation.",
+            "Shape the loaf and let it proof in the fridge overnight.",
+            "Bake the loaf in a hot dutch oven for forty minutes.",
+            "Let the bread cool before you slice it. Thanks for watching.",
+            "Next time we bake bagels.",
+            "Subscribe for more bread videos.",
+        ],
+    )
+    phones = passages_of(
+        "phones00001",
+        "Headphones",
+        [
+            "These headphones promise forty hours of battery life.",
+            "The noise cancelling works well on a noisy train.",
+        ],
+        first=9,
+    )
+    text = outline([*bread, *phones], parts=4)
+    bread_part, phones_part = text.split("\n\n")
+    assert bread_part.startswith('"Sourdough" in 4 parts:\n')
+    markers = [int(line.rsplit("[", 1)[1].rstrip("]")) for line in bread_part.splitlines()[1:]]
+    assert markers == sorted(markers)  # time order
+    assert len(set(markers)) == 4
+    assert phones_part.startswith('"Headphones" in 2 parts:\n')
+    assert "[9]" in phones_part
+    assert "[10]" in phones_part
+
+
+def test_an_outline_of_nothing_quotable_is_empty() -> None:
+    assert outline(passages_of("short000001", "Short", ["Hi.", "Bye."])) == ""
