@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-py313
 
-.PHONY: run test browser-deps bench bench-layouts bench-scale lint format migrate clean-db
+.PHONY: run test browser-deps bench bench-layouts bench-scale eval lint format migrate clean-db
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -n "$(PYTHON)" || { echo "Python 3.13 is needed and none was found on PATH or under pyenv." \
@@ -52,6 +52,12 @@ bench-layouts: $(STAMP)
 
 bench-scale: $(STAMP)
 	$(PY) -m benchmarks.retrieval --scale 10
+
+# Answer quality: labelled questions over five transcripts, asked through the HTTP API of a local
+# host with the offline provider (~10 s); EVAL_ARGS="--base-url http://localhost:7071/api" asks a
+# running server instead, EVAL_ARGS=--details lists the questions that did not pass.
+eval: $(STAMP)
+	$(PY) -m benchmarks.evaluation $(EVAL_ARGS)
 
 lint: $(STAMP)
 	$(PY) -m ruff check .
