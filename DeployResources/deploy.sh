@@ -19,7 +19,8 @@
 #                                      services reach the server and the migrations step will fail
 #                                      unless this machine runs in Azure.
 #                                      (e.g. POSTGRES_CLIENT_IP=$(curl -s https://api.ipify.org))
-#   OPENAI_API_KEY, OPENAI_BASE_URL, LLM_PROVIDER, AZURE_OPENAI_ENDPOINT, AZURE_OPENAI_API_KEY,
+#   OPENAI_API_KEY, OPENAI_BASE_URL, LLM_PROVIDER, EMBEDDING_PROVIDER, EMBEDDING_BASE_URL,
+#   EMBEDDING_API_KEY, AZURE_OPENAI_ENDPOINT, AZURE_OPENAI_API_KEY,
 #   AZURE_OPENAI_CHAT_DEPLOYMENT, AZURE_OPENAI_EMBEDDING_DEPLOYMENT, YOUTUBE_PROXY_HTTP_URL,
 #   YOUTUBE_PROXY_HTTPS_URL, WEBSHARE_PROXY_USERNAME, WEBSHARE_PROXY_PASSWORD
 #                            optional  app settings; secrets go to Key Vault. Whatever of these is

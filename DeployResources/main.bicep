@@ -110,6 +110,22 @@ param chatModel string = 'gpt-4o-mini'
 @description('EMBEDDING_MODEL')
 param embeddingModel string = 'text-embedding-3-small'
 
+@description('EMBEDDING_PROVIDER: offline, openai or azure_openai; empty lets the app infer it from the other settings.')
+@allowed([
+  ''
+  'offline'
+  'openai'
+  'azure_openai'
+])
+param embeddingProvider string = ''
+
+@description('EMBEDDING_BASE_URL: an OpenAI-compatible server for embeddings only. Empty: OPENAI_BASE_URL.')
+param embeddingBaseUrl string = ''
+
+@secure()
+@description('EMBEDDING_API_KEY (stored in Key Vault). Empty: OPENAI_API_KEY, unless embeddingBaseUrl names another server.')
+param embeddingApiKey string = ''
+
 @description('AZURE_OPENAI_ENDPOINT of an existing Azure OpenAI resource (https://<resource>.openai.azure.com). Empty: no Azure OpenAI.')
 param azureOpenAiEndpoint string = ''
 
@@ -184,6 +200,7 @@ var keyVaultSecretsUserRoleId = '4633458b-17de-408a-b874-0445c86b69e6'
 var secretNames = {
   databaseUrl: 'pg-vector-connection-string'
   openAiApiKey: 'openai-api-key'
+  embeddingApiKey: 'embedding-api-key'
   azureOpenAiApiKey: 'azure-openai-api-key'
   youtubeProxyHttpUrl: 'youtube-proxy-http-url'
   youtubeProxyHttpsUrl: 'youtube-proxy-https-url'
@@ -201,6 +218,7 @@ var keyVaultReferencePrefix = '@Microsoft.KeyVault(SecretUri=${keyVaultSecretsUr
 // a reference to a secret that does not exist.
 var databaseUrlReference = '${keyVaultReferencePrefix}${secretNames.databaseUrl}/)'
 var openAiApiKeyReference = empty(openAiApiKey) ? '' : '${keyVaultReferencePrefix}${secretNames.openAiApiKey}/)'
+var embeddingApiKeyReference = empty(embeddingApiKey) ? '' : '${keyVaultReferencePrefix}${secretNames.embeddingApiKey}/)'
 var azureOpenAiApiKeyReference = empty(azureOpenAiApiKey) ? '' : '${keyVaultReferencePrefix}${secretNames.azureOpenAiApiKey}/)'
 var youtubeProxyHttpUrlReference = empty(youtubeProxyHttpUrl) ? '' : '${keyVaultReferencePrefix}${secretNames.youtubeProxyHttpUrl}/)'
 var youtubeProxyHttpsUrlReference = empty(youtubeProxyHttpsUrl) ? '' : '${keyVaultReferencePrefix}${secretNames.youtubeProxyHttpsUrl}/)'
@@ -223,8 +241,12 @@ var appSettingDefaults = {
   OPENAI_API_KEY: openAiApiKeyReference
   OPENAI_BASE_URL: openAiBaseUrl
   CHAT_MODEL: chatModel
+  EMBEDDING_PROVIDER: embeddingProvider
+  EMBEDDING_BASE_URL: embeddingBaseUrl
+  EMBEDDING_API_KEY: embeddingApiKeyReference
   EMBEDDING_MODEL: embeddingModel
-  EMBEDDING_DIMENSIONS: '1536'
+  // Empty: the model's own width (256 offline, 1536 for text-embedding-3-*).
+  EMBEDDING_DIMENSIONS: ''
   EMBEDDING_BATCH_SIZE: '256'
   AZURE_OPENAI_ENDPOINT: azureOpenAiEndpoint
   AZURE_OPENAI_API_KEY: azureOpenAiApiKeyReference
@@ -514,6 +536,14 @@ resource openAiApiKeySecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = if 
   }
 }
 
+resource embeddingApiKeySecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = if (!empty(embeddingApiKey)) {
+  parent: keyVault
+  name: secretNames.embeddingApiKey
+  properties: {
+    value: embeddingApiKey
+  }
+}
+
 resource azureOpenAiApiKeySecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = if (!empty(azureOpenAiApiKey)) {
   parent: keyVault
   name: secretNames.azureOpenAiApiKey
@@ -622,6 +652,7 @@ resource functionApp 'Microsoft.Web/sites@2023-12-01' = {
     keyVaultSecretsUser
     databaseUrlSecret
     openAiApiKeySecret
+    embeddingApiKeySecret
     azureOpenAiApiKeySecret
     youtubeProxyHttpUrlSecret
     youtubeProxyHttpsUrlSecret

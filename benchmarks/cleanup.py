@@ -97,7 +97,9 @@ def populate(
     rng = random.Random(seed)
     counts = Counts()
     model = deps.settings.embedding_model_label
-    vector = vector_field(random_vector(rng))  # the vectors' values do not matter to a delete
+    raw_vector = random_vector(rng)
+    width = len(raw_vector)
+    vector = vector_field(raw_vector)  # the vectors' values do not matter to a delete
     shared = [(f"shared{i:05d}", uuid.UUID(int=rng.getrandbits(128))) for i in range(data.shared)]
     live_tokens = [new_session_token() for _ in range(data.live)]
     sessions: list[tuple[Any, ...]] = []
@@ -156,7 +158,7 @@ def populate(
                 tid: uuid.UUID, vid: str, owner: uuid.UUID | None, chunks: int
             ) -> tuple[Any, ...]:
                 source = "youtube" if owner is None else "upload"
-                return (tid, vid, owner, "en", False, source, model, 600.0, chunks, old)
+                return (tid, vid, owner, "en", False, source, model, width, 600.0, chunks, old)
 
             copy_rows(
                 ChatSession,
@@ -173,6 +175,7 @@ def populate(
                     "is_generated",
                     "source",
                     "embedding_model",
+                    "embedding_dimensions",
                     "duration_seconds",
                     "chunk_count",
                     "last_used_at",

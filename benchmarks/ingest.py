@@ -37,8 +37,17 @@ from services.video_rag.domain.captions import Caption
 from services.video_rag.domain.chunking import chunk_captions
 from services.video_rag.providers.youtube import FetchedTranscript, VideoMetadata
 from services.video_rag.service import sessions, videos
-from services.video_rag.settings import STORED_EMBEDDING_DIMENSIONS, Settings, load_settings
+from services.video_rag.settings import (
+    DEFAULT_OPENAI_EMBEDDING_DIMENSIONS,
+    Settings,
+    load_settings,
+)
 from tests.support.fake_openai import FakeOpenAI, fake_openai_server
+
+# The fake embedder stands for OpenAI's text-embedding-3-small: 1536-dim vectors, the widest
+# common case for the database (the offline embedder's are 256).
+DIM = DEFAULT_OPENAI_EMBEDDING_DIMENSIONS
+FAKE_EMBEDDER_SETTINGS = {"EMBEDDING_PROVIDER": "openai", "EMBEDDING_API_KEY": "benchmark"}
 
 
 @cache
@@ -60,7 +69,7 @@ class TimedFakes:
         self.fetch_latency = fetch_latency_seconds
         self.inside = 0.0
         self._lock = threading.Lock()
-        self.vector = [0.001 * (i % 97) for i in range(STORED_EMBEDDING_DIMENSIONS)]
+        self.vector = [0.001 * (i % 97) for i in range(DIM)]
 
     def _count(self, began: float) -> None:
         with self._lock:
@@ -100,7 +109,7 @@ def run(
     figures: dict[str, float] = {}
     with migrated_database() as url:
         fakes = TimedFakes(latency_ms / 1000)
-        deps = Dependencies(settings=load_settings({"PG_VECTOR_CONNECTION_STRING": url}))
+        deps = Dependencies(settings=_settings(url, **FAKE_EMBEDDER_SETTINGS))
         deps.transcript_source = fakes
         deps.embedder = fakes
         outside: list[float] = []
@@ -176,7 +185,7 @@ def _embedding_requests(url: str, chunks: int) -> dict[int, int]:
     received: dict[int, int] = {}
     default = Settings().embedding_batch_size
     small = max(1, math.ceil(chunks / 5))  # a size that needs several batches
-    with fake_openai_server(FakeOpenAI(dimensions=STORED_EMBEDDING_DIMENSIONS)) as fake:
+    with fake_openai_server(FakeOpenAI(dimensions=DIM)) as fake:
         for batch_size in dict.fromkeys((default, small)):
             settings = _settings(
                 url,
@@ -206,7 +215,9 @@ def _ten_videos(
     url: str, workers: int, latency_ms: float, fetch_latency_ms: float, runs: int
 ) -> tuple[list[float], list[float]]:
     """Wall times (ms) of adding one video, and of adding ten in one call, at `workers`."""
-    deps = Dependencies(settings=_settings(url, INGEST_CONCURRENCY=str(workers)))
+    deps = Dependencies(
+        settings=_settings(url, INGEST_CONCURRENCY=str(workers), **FAKE_EMBEDDER_SETTINGS)
+    )
     assert deps.settings.ingest_concurrency == workers, deps.settings.problems
     fakes = TimedFakes(latency_ms / 1000, fetch_latency_ms / 1000)
     deps.transcript_source = fakes
@@ -238,10 +249,14 @@ def _naive_inserts(url: str, runs: int, chunks: int, fakes: TimedFakes) -> list[
             connection.execute(
                 text(
                     "INSERT INTO transcript (id, video_id, language, is_generated, source, "
-                    "embedding_model, duration_seconds, chunk_count) VALUES (:id, 'naivebaseln', "
-                    ":language, false, 'youtube', 'naive', 0, 0)"
+                    "embedding_model, embedding_dimensions, duration_seconds, chunk_count) VALUES "
+                    "(:id, 'naivebaseln', :language, false, 'youtube', 'naive', :dimensions, 0, 0)"
                 ),
-                {"id": transcript_id, "language": f"x{uuid.uuid4().hex[:8]}"},
+                {
+                    "id": transcript_id,
+                    "language": f"x{uuid.uuid4().hex[:8]}",
+                    "dimensions": len(fakes.vector),
+                },
             )
             for ordinal in range(chunks):
                 connection.execute(

@@ -15,7 +15,10 @@ from services.video_rag.db.models import (
     TranscriptChunk,
     Video,
 )
-from services.video_rag.settings import STORED_EMBEDDING_DIMENSIONS
+
+# The embedding model of factory transcripts: a label of their own, 1536-dim random vectors.
+TEST_MODEL = "test-model"
+TEST_DIMENSIONS = 1536
 
 
 def add_transcript(
@@ -25,8 +28,11 @@ def add_transcript(
     chunks: int = 3,
     owner_session_id: uuid.UUID | None = None,
     last_used_at: datetime,
+    embedding_model: str = TEST_MODEL,
+    dimensions: int = TEST_DIMENSIONS,
 ) -> Transcript:
-    """A video (if new) and one transcript of it with `chunks` embedded chunks."""
+    """A video (if new) and one transcript of it with `chunks` chunks embedded by
+    `embedding_model`: random vectors of `dimensions` dimensions."""
     if db.get(Video, video_id) is None:
         db.add(
             Video(
@@ -44,7 +50,8 @@ def add_transcript(
         language="en",
         is_generated=False,
         source="upload" if owner_session_id else "youtube",
-        embedding_model="test-model",
+        embedding_model=embedding_model,
+        embedding_dimensions=dimensions,
         duration_seconds=chunks * 30.0,
         chunk_count=chunks,
         last_used_at=last_used_at,
@@ -60,7 +67,7 @@ def add_transcript(
                 start_seconds=ordinal * 30.0,
                 end_seconds=ordinal * 30.0 + 30.0,
                 text=f"chunk {ordinal} of {video_id}",
-                embedding=[rng.random() for _ in range(STORED_EMBEDDING_DIMENSIONS)],
+                embedding=[rng.random() for _ in range(dimensions)],
             )
         )
     db.flush()

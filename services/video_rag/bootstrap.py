@@ -43,6 +43,7 @@ class Dependencies:
     _session_factory: sessionmaker[Session] | None = field(default=None, init=False, repr=False)
     _checked_embedder: CheckedEmbedder | None = field(default=None, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    _embedder_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     @property
     def engine(self) -> Engine:
@@ -95,13 +96,30 @@ class Dependencies:
 
     def get_embedder(self) -> CheckedEmbedder:
         """The embedding provider the settings name (offline when none is configured), wrapped so
-        that its failures and wrong-sized vectors become EmbeddingFailed."""
+        that its failures and wrong-sized vectors become EmbeddingFailed. Built once, shared by
+        every thread; a model that chooses its own width has it checked from its first answer."""
         if self._checked_embedder is None:
-            from services.video_rag.providers.embeddings import CheckedEmbedder, build_embedder
-
-            provider = self.embedder or build_embedder(self.settings)
-            self._checked_embedder = CheckedEmbedder(provider, self.settings.embedding_dimensions)
+            with self._embedder_lock:
+                if self._checked_embedder is None:
+                    self._checked_embedder = self._build_embedder()
         return self._checked_embedder
+
+    def _build_embedder(self) -> CheckedEmbedder:
+        from services.video_rag.providers.embeddings import (
+            CheckedEmbedder,
+            build_embedder,
+            failure_hint,
+        )
+
+        if self.embedder is not None:
+            # A provider put in place of the configured one (tests, benchmarks) is held to the
+            # width of its own first answer, not to the configured model's.
+            return CheckedEmbedder(self.embedder, None)
+        return CheckedEmbedder(
+            build_embedder(self.settings),
+            self.settings.embedding_dimensions,
+            hint=failure_hint(self.settings),
+        )
 
     def get_answerer(self) -> Answerer:
         """What writes answers: an LLM through langchain, or the offline extractive answerer."""

@@ -17,10 +17,19 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import URL
 
 LlmProvider = Literal["openai", "azure_openai", "offline"]
+EmbeddingProvider = Literal["offline", "openai", "azure_openai"]
 T = TypeVar("T")
 
-# The width of the `vector` column the migrations create; EMBEDDING_DIMENSIONS must match it.
-STORED_EMBEDDING_DIMENSIONS = 1536
+# The offline embedder (providers/embeddings.py): WordLlama's l2_supercat static model, shipped in
+# the wordllama wheel. 256 dimensions, or its 128 / 64 leading ones.
+OFFLINE_EMBEDDING_MODEL = "wordllama-l2-supercat"
+OFFLINE_EMBEDDING_DIMENSIONS = 256
+OFFLINE_EMBEDDING_WIDTHS = (64, 128, 256)
+# The width of every vector stored before migration 0004, still what text-embedding-3-* models are
+# asked for by default; their transcripts from then are labelled with the bare model name.
+DEFAULT_OPENAI_EMBEDDING_DIMENSIONS = 1536
+# pgvector's limit for a `vector`.
+MAX_EMBEDDING_DIMENSIONS = 16_000
 
 DATABASE_URL_SETTINGS = ("PG_VECTOR_CONNECTION_STRING", "PG_CONNECTION_STRING")
 OPENAI_KEY_SETTINGS = ("OPENAI_API_KEY", "OPENAI_KEY")
@@ -33,6 +42,12 @@ _HOST_DEFAULTS = {
 _LANGUAGE_CODE = re.compile(r"[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
+
+
+def accepts_dimensions(model: str) -> bool:
+    """Whether an embedding model takes the `dimensions` parameter (OpenAI's text-embedding-3-*);
+    other models answer with their own width."""
+    return model.startswith("text-embedding-3")
 
 
 def setting_default(name: str) -> str | None:
@@ -65,8 +80,12 @@ class Settings:
     openai_api_key: str | None = field(default=None, repr=False)
     openai_base_url: str | None = None
     chat_model: str = "gpt-4o-mini"
+    embedding_provider: EmbeddingProvider = "offline"
+    embedding_base_url: str | None = None
+    embedding_api_key: str | None = field(default=None, repr=False)
     embedding_model: str = "text-embedding-3-small"
-    embedding_dimensions: int = STORED_EMBEDDING_DIMENSIONS
+    # The width of the vectors: None when the model answers with its own, learned at first use.
+    embedding_dimensions: int | None = OFFLINE_EMBEDDING_DIMENSIONS
     azure_openai_endpoint: str | None = None
     azure_openai_api_key: str | None = field(default=None, repr=False)
     azure_openai_api_version: str = "2024-10-21"
@@ -102,12 +121,26 @@ class Settings:
 
     @property
     def embedding_model_label(self) -> str:
-        """Which embedding model vectors are made with; transcripts are shared per model."""
-        if self.llm_provider == "offline":
-            return f"offline-hash-{self.embedding_dimensions}"
-        if self.llm_provider == "azure_openai":
-            return self.azure_openai_embedding_deployment or self.embedding_model
-        return self.embedding_model
+        """What vectors are made with, as recorded on each transcript: transcripts are shared per
+        label, and retrieval compares a question only with vectors of the same label (and width).
+
+        The offline model is `wordllama-l2-supercat@<width>`. A model asked for a width (OpenAI's
+        text-embedding-3-*) is `<model>@<width>`, except at 1536, the only width stored before
+        migration 0004, where it stays the bare name that those transcripts carry. Any other
+        model is its name (the Azure deployment's, for Azure OpenAI): it has one width."""
+        if self.embedding_provider == "offline":
+            width = self.embedding_dimensions or OFFLINE_EMBEDDING_DIMENSIONS
+            return f"{OFFLINE_EMBEDDING_MODEL}@{width}"
+        name = self.embedding_model
+        if self.embedding_provider == "azure_openai":
+            name = self.azure_openai_embedding_deployment or self.embedding_model
+        requested = self.embedding_dimensions
+        if (
+            accepts_dimensions(self.embedding_model)
+            and requested != DEFAULT_OPENAI_EMBEDDING_DIMENSIONS
+        ):
+            return f"{name}@{requested}"
+        return name
 
 
 class _Reader:
@@ -224,6 +257,51 @@ def _infer_provider(reader: _Reader) -> LlmProvider:
     return "offline"
 
 
+def _infer_embedding_provider(reader: _Reader) -> EmbeddingProvider:
+    explicit, _ = reader.text("EMBEDDING_PROVIDER")
+    if explicit is not None:
+        value = explicit.lower()
+        if value in ("offline", "openai", "azure_openai"):
+            return value  # type: ignore[return-value]
+        reader.problems.append(
+            SettingProblem("EMBEDDING_PROVIDER", "must be offline, openai or azure_openai")
+        )
+    if (
+        reader.text("AZURE_OPENAI_ENDPOINT")[0]
+        and reader.text("AZURE_OPENAI_EMBEDDING_DEPLOYMENT")[0]
+    ):
+        return "azure_openai"
+    servers = ("EMBEDDING_BASE_URL", "OPENAI_BASE_URL", "EMBEDDING_API_KEY", *OPENAI_KEY_SETTINGS)
+    if reader.text(*servers)[0]:
+        return "openai"
+    return "offline"
+
+
+def _embedding_dimensions(reader: _Reader, provider: EmbeddingProvider, model: str) -> int | None:
+    """EMBEDDING_DIMENSIONS, else the provider's width: 256 offline, 1536 for a model that takes
+    a width (text-embedding-3-*), None (the model's own) for any other."""
+    name = "EMBEDDING_DIMENSIONS"
+    explicit = reader.integer(name, 0, 1, MAX_EMBEDDING_DIMENSIONS) or None
+    if provider == "offline":
+        if explicit is not None and explicit not in OFFLINE_EMBEDDING_WIDTHS:
+            widths = ", ".join(map(str, OFFLINE_EMBEDDING_WIDTHS))
+            reader.problems.append(
+                SettingProblem(
+                    name, f"the offline embedder makes {widths} dimensions; using the default"
+                )
+            )
+            explicit = None
+        return explicit or OFFLINE_EMBEDDING_DIMENSIONS
+    if explicit is None and accepts_dimensions(model):
+        return DEFAULT_OPENAI_EMBEDDING_DIMENSIONS
+    return explicit
+
+
+def _problem_once(reader: _Reader, name: str, message: str) -> None:
+    if all(problem.name != name for problem in reader.problems):
+        reader.problems.append(SettingProblem(name, message))
+
+
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Read every setting from `environ` (default: the process environment). Never raises."""
     reader = _Reader(os.environ if environ is None else environ)
@@ -255,6 +333,28 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             SettingProblem("AZURE_OPENAI_ENDPOINT", "required when LLM_PROVIDER=azure_openai")
         )
 
+    embedding_provider = _infer_embedding_provider(reader)
+    openai_base_url, _ = reader.text("OPENAI_BASE_URL")
+    embedding_base_url, _ = reader.text("EMBEDDING_BASE_URL")
+    embedding_api_key, _ = reader.text("EMBEDDING_API_KEY")
+    if embedding_base_url is None:
+        # The chat server's URL, and its key with it; a key is never sent to a server named
+        # only by EMBEDDING_BASE_URL unless EMBEDDING_API_KEY says so.
+        embedding_base_url = openai_base_url
+        embedding_api_key = embedding_api_key or openai_key
+    if embedding_provider == "openai" and not (embedding_api_key or embedding_base_url):
+        _problem_once(
+            reader,
+            "EMBEDDING_API_KEY",
+            "required when EMBEDDING_PROVIDER=openai without a base URL "
+            "(OPENAI_API_KEY is used when it is not set)",
+        )
+    if embedding_provider == "azure_openai" and not azure_endpoint:
+        _problem_once(
+            reader, "AZURE_OPENAI_ENDPOINT", "required when EMBEDDING_PROVIDER=azure_openai"
+        )
+    embedding_model = reader.text("EMBEDDING_MODEL")[0] or Settings.embedding_model
+
     schedule, _ = reader.text("SESSION_CLEANUP_SCHEDULE")
     if schedule is not None and len(schedule.split()) != 6:
         reader.problems.append(
@@ -264,14 +364,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             )
         )
 
-    dimensions = reader.integer("EMBEDDING_DIMENSIONS", STORED_EMBEDDING_DIMENSIONS, 1, 16_000)
-    if dimensions != STORED_EMBEDDING_DIMENSIONS:
-        reader.problems.append(
-            SettingProblem(
-                "EMBEDDING_DIMENSIONS",
-                f"the database stores {STORED_EMBEDDING_DIMENSIONS}-dimension vectors",
-            )
-        )
+    dimensions = _embedding_dimensions(reader, embedding_provider, embedding_model)
 
     defaults = Settings()
     return Settings(
@@ -287,9 +380,12 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         max_request_bytes=reader.integer("MAX_REQUEST_BYTES", 2 * 1024 * 1024, 1024, 100 * 1024**2),
         llm_provider=provider,
         openai_api_key=openai_key,
-        openai_base_url=reader.text("OPENAI_BASE_URL")[0],
+        openai_base_url=openai_base_url,
         chat_model=reader.text("CHAT_MODEL")[0] or defaults.chat_model,
-        embedding_model=reader.text("EMBEDDING_MODEL")[0] or defaults.embedding_model,
+        embedding_provider=embedding_provider,
+        embedding_base_url=embedding_base_url,
+        embedding_api_key=embedding_api_key,
+        embedding_model=embedding_model,
         embedding_dimensions=dimensions,
         azure_openai_endpoint=azure_endpoint,
         azure_openai_api_key=reader.text("AZURE_OPENAI_API_KEY")[0],

@@ -1,16 +1,23 @@
 """Alembic owns the schema: upgrade from empty, no drift, clean downgrade, cascades in place."""
 
+import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import Connection, create_engine, inspect, select, text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from alembic_migrations.config.autogenerate_excluded_tables import include_object
 from services.video_rag.db.migrations import alembic_config, head_revision
-from services.video_rag.db.models import metadata
+from services.video_rag.db.models import Transcript, TranscriptChunk, metadata
+from services.video_rag.db.retrieval import RetrievalRepository
+from services.video_rag.settings import load_settings
+from tests.factories import add_transcript
 
 pytestmark = pytest.mark.db
 
@@ -85,4 +92,118 @@ def test_tables_owned_by_other_libraries_are_not_drift(create_database: Callable
             connection, opts={"compare_type": True, "include_object": include_object}
         )
         assert compare_metadata(context, metadata) == []
+    engine.dispose()
+
+
+def _column_type(connection: Connection, table: str, column: str) -> str:
+    return str(
+        connection.scalar(
+            text(
+                "SELECT format_type(atttypid, atttypmod) FROM pg_attribute "
+                "WHERE attrelid = CAST(:table AS regclass) AND attname = :column"
+            ),
+            {"table": table, "column": column},
+        )
+    )
+
+
+def test_0004_keeps_the_rows_of_0003_and_downgrades_while_all_are_1536_wide(
+    create_database: Callable[[], str],
+) -> None:
+    """Upgrade from 0003 with a session's transcript in it: nothing lost, each transcript 1536
+    wide, the column unconstrained; vectors of other widths then fit beside them. The downgrade
+    refuses (changing nothing) while such vectors exist, and works once they are gone."""
+    url = create_database()
+    config = alembic_config(url)
+    command.upgrade(config, "0003")
+    engine = create_engine(url)
+    session_id, transcript_id = uuid.uuid4(), uuid.uuid4()
+    old_vector = [(i % 7) / 7.0 - 0.5 for i in range(1536)]
+    with engine.begin() as connection:
+        assert _column_type(connection, "transcript_chunk", "embedding") == "vector(1536)"
+        connection.execute(
+            text(
+                "INSERT INTO chat_session (id, token_hash, created_at, expires_at) "
+                "VALUES (:id, :hash, now(), now() + interval '1 day')"
+            ),
+            {"id": session_id, "hash": b"h" * 32},
+        )
+        connection.execute(text("INSERT INTO video (id, title) VALUES ('oldVideo001', 'Old')"))
+        connection.execute(
+            text(
+                "INSERT INTO transcript (id, video_id, language, is_generated, source, "
+                "embedding_model, duration_seconds, chunk_count) VALUES (:id, 'oldVideo001', "
+                "'en', false, 'youtube', 'text-embedding-3-small', 30, 1)"
+            ),
+            {"id": transcript_id},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO transcript_chunk (transcript_id, ordinal, start_seconds, "
+                "end_seconds, text, embedding) VALUES (:id, 0, 0, 30, 'the battery lasts', "
+                "CAST(:vector AS vector))"
+            ),
+            {"id": transcript_id, "vector": str(old_vector)},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO session_video (session_id, video_id, transcript_id, added_at) "
+                "VALUES (:session, 'oldVideo001', :transcript, now())"
+            ),
+            {"session": session_id, "transcript": transcript_id},
+        )
+
+    command.upgrade(config, "head")
+    with Session(engine) as db:
+        connection = db.connection()
+        assert _column_type(connection, "transcript_chunk", "embedding") == "vector"
+        transcript = db.get(Transcript, transcript_id)
+        assert transcript is not None
+        assert (transcript.embedding_model, transcript.embedding_dimensions) == (
+            "text-embedding-3-small",
+            1536,
+        )
+        stored = db.scalar(select(TranscriptChunk.embedding))
+        assert stored is not None
+        assert list(stored) == pytest.approx(old_vector, abs=1e-7)
+        # The settings' label for OpenAI's default model still finds the transcript of 0003.
+        label = load_settings({"OPENAI_API_KEY": "k"}).embedding_model_label
+        (found,) = RetrievalRepository(db).hybrid_search(
+            session_id, old_vector, "battery", embedding_model=label
+        )
+        assert (found.video_id, found.text) == ("oldVideo001", "the battery lasts")
+        # A transcript with no width is refused; a 256-wide one fits beside the old one.
+        with pytest.raises(IntegrityError), db.begin_nested():
+            db.execute(
+                text("UPDATE transcript SET embedding_dimensions = 0 WHERE id = :id"),
+                {"id": transcript_id},
+            )
+        narrow = add_transcript(
+            db,
+            "newVideo001",
+            chunks=2,
+            last_used_at=datetime.now(UTC),
+            embedding_model="wordllama-l2-supercat@256",
+            dimensions=256,
+        )
+        narrow_id = narrow.id
+        db.commit()
+
+    with pytest.raises(RuntimeError, match=r"1 transcript.*DELETE FROM transcript"):
+        command.downgrade(config, "0003")
+    with engine.connect() as connection:
+        assert MigrationContext.configure(connection).get_current_revision() == head_revision()
+        assert connection.scalar(text("SELECT count(*) FROM transcript_chunk")) == 3
+
+    with engine.begin() as connection:
+        connection.execute(text("DELETE FROM transcript WHERE id = :id"), {"id": narrow_id})
+    command.downgrade(config, "0003")
+    with engine.connect() as connection:
+        assert _column_type(connection, "transcript_chunk", "embedding") == "vector(1536)"
+        assert "embedding_dimensions" not in {
+            column["name"] for column in inspect(connection).get_columns("transcript")
+        }
+        assert connection.scalar(text("SELECT count(*) FROM session_video")) == 1
+        assert connection.scalar(text("SELECT count(*) FROM transcript_chunk")) == 1
+    command.upgrade(config, "head")
     engine.dispose()

@@ -18,13 +18,13 @@ from sqlalchemy.orm import Session
 
 from services.video_rag.db.models import ChatSession, Transcript, TranscriptChunk
 from services.video_rag.db.retrieval import RetrievalRepository, RetrievedChunk
-from services.video_rag.settings import STORED_EMBEDDING_DIMENSIONS
 from tests.conftest import FakeClock
-from tests.factories import add_transcript, link
+from tests.factories import TEST_DIMENSIONS, TEST_MODEL, add_transcript, link
 
 pytestmark = [pytest.mark.db]
 
-DIM = STORED_EMBEDDING_DIMENSIONS
+DIM = TEST_DIMENSIONS
+MODEL = TEST_MODEL
 # Distances closer than this count as a tie: pgvector sums in float32, brute force in float64.
 TIE = 1e-6
 
@@ -190,7 +190,7 @@ def test_vector_search_is_exact_against_brute_force(db: Session, clock: FakeCloc
             query = gaussian(rng)
         k = (1, 6, 20, 60)[query_number % 4]
 
-        got = ids(repository.vector_search(session_id, query, k))
+        got = ids(repository.vector_search(session_id, query, k, embedding_model=MODEL))
 
         stored_query = float32(query)
         query_norm = norm(stored_query)
@@ -219,14 +219,19 @@ def test_identical_vectors_and_texts_come_in_chunk_id_order(db: Session, clock: 
     db.commit()
     repository = RetrievalRepository(db)
 
-    by_vector = repository.vector_search(session_id, vector, 5)
+    by_vector = repository.vector_search(session_id, vector, 5, embedding_model=MODEL)
     assert ids(by_vector) == sorted(chunk_ids)
     assert [c.vector_rank for c in by_vector] == [1, 2, 3, 4, 5]
-    assert ids(repository.vector_search(session_id, vector, 3)) == sorted(chunk_ids)[:3]
-    hybrid = repository.hybrid_search(session_id, vector, "same words", k=5)
+    assert (
+        ids(repository.vector_search(session_id, vector, 3, embedding_model=MODEL))
+        == sorted(chunk_ids)[:3]
+    )
+    hybrid = repository.hybrid_search(session_id, vector, "same words", k=5, embedding_model=MODEL)
     assert ids(hybrid) == sorted(chunk_ids)
     assert [(c.vector_rank, c.text_rank) for c in hybrid] == [(r, r) for r in range(1, 6)]
-    assert hybrid == repository.hybrid_search(session_id, vector, "same words", k=5)
+    assert hybrid == repository.hybrid_search(
+        session_id, vector, "same words", k=5, embedding_model=MODEL
+    )
 
 
 # --- isolation and filters ----------------------------------------------------------------
@@ -267,18 +272,28 @@ def test_a_session_sees_only_the_transcripts_it_linked(db: Session, clock: FakeC
         lonely: set(),
     }
     for session_id, visible in expected.items():
-        by_vector = repository.vector_search(session_id, query, k=100)
-        hybrid = repository.hybrid_search(session_id, query, "battery", k=100)
+        by_vector = repository.vector_search(session_id, query, k=100, embedding_model=MODEL)
+        hybrid = repository.hybrid_search(
+            session_id, query, "battery", k=100, embedding_model=MODEL
+        )
         assert set(ids(by_vector)) == visible
         assert set(ids(hybrid)) == visible
         assert not visible & set(unlinked_ids)
-    assert repository.vector_search(alice, query, k=1)[0].chunk_id == upload_ids[0]
-    assert repository.vector_search(bob, query, k=1)[0].chunk_id not in upload_ids
+    assert (
+        repository.vector_search(alice, query, k=1, embedding_model=MODEL)[0].chunk_id
+        == upload_ids[0]
+    )
+    assert (
+        repository.vector_search(bob, query, k=1, embedding_model=MODEL)[0].chunk_id
+        not in upload_ids
+    )
 
     titles = {
         (session_id, chunk.video_id, chunk.title)
         for session_id in (alice, bob)
-        for chunk in repository.hybrid_search(session_id, query, "battery", k=100)
+        for chunk in repository.hybrid_search(
+            session_id, query, "battery", k=100, embedding_model=MODEL
+        )
     }
     assert titles == {
         (alice, "sharedVideo", "Video sharedVideo"),
@@ -303,8 +318,12 @@ def test_video_ids_restrict_the_search(db: Session, clock: FakeClock) -> None:
     query = gaussian(rng)
 
     def found(video_ids: list[str] | None) -> tuple[set[int], set[int]]:
-        by_vector = repository.vector_search(session_id, query, 100, video_ids=video_ids)
-        hybrid = repository.hybrid_search(session_id, query, "words", 100, video_ids=video_ids)
+        by_vector = repository.vector_search(
+            session_id, query, 100, video_ids=video_ids, embedding_model=MODEL
+        )
+        hybrid = repository.hybrid_search(
+            session_id, query, "words", 100, video_ids=video_ids, embedding_model=MODEL
+        )
         return set(ids(by_vector)), set(ids(hybrid))
 
     everything = set(chunk_ids["firstVideo1"] + chunk_ids["secondVideo"] + chunk_ids["thirdVideo1"])
@@ -330,11 +349,13 @@ def test_k_larger_than_the_chunks_returns_them_all(db: Session, clock: FakeClock
     repository = RetrievalRepository(db)
     query = gaussian(rng)
 
-    by_vector = repository.vector_search(session_id, query, 50)
+    by_vector = repository.vector_search(session_id, query, 50, embedding_model=MODEL)
     assert sorted(ids(by_vector)) == chunk_ids
     assert sorted(c.vector_rank or 0 for c in by_vector) == list(range(1, 8))
     # Each side keeps at least k candidates, however few `candidates` asks for.
-    hybrid = repository.hybrid_search(session_id, query, "price", k=50, candidates=2)
+    hybrid = repository.hybrid_search(
+        session_id, query, "price", k=50, candidates=2, embedding_model=MODEL
+    )
     assert sorted(ids(hybrid)) == chunk_ids
     assert all(c.vector_rank is not None and c.text_rank is not None for c in hybrid)
     assert_fused_order(hybrid, 60)
@@ -343,12 +364,16 @@ def test_k_larger_than_the_chunks_returns_them_all(db: Session, clock: FakeClock
 def test_invalid_arguments_are_refused(db: Session, clock: FakeClock) -> None:
     repository = RetrievalRepository(db)
     session_id = new_session(db, clock)
-    with pytest.raises(ValueError, match="expected 1536 dimensions, got 3"):
-        repository.vector_search(session_id, [1.0, 2.0, 3.0], 6)
+    with pytest.raises(ValueError, match="expected 1 to 16000 dimensions, got 0"):
+        repository.vector_search(session_id, [], 6, embedding_model=MODEL)
+    with pytest.raises(ValueError, match="expected 1 to 16000 dimensions, got 16001"):
+        repository.vector_search(session_id, [1.0] * 16001, 6, embedding_model=MODEL)
     with pytest.raises(ValueError, match="k must be at least 1"):
-        repository.hybrid_search(session_id, unit((0, 1.0)), "x", k=0)
+        repository.hybrid_search(session_id, unit((0, 1.0)), "x", k=0, embedding_model=MODEL)
     with pytest.raises(ValueError, match="candidates must be at least 1"):
-        repository.hybrid_search(session_id, unit((0, 1.0)), "x", candidates=0)
+        repository.hybrid_search(
+            session_id, unit((0, 1.0)), "x", candidates=0, embedding_model=MODEL
+        )
 
 
 # --- hybrid search ------------------------------------------------------------------------
@@ -389,7 +414,7 @@ def test_hybrid_finds_by_words_by_vector_and_best_by_both(
 ) -> None:
     repository = RetrievalRepository(db)
     results = repository.hybrid_search(
-        hybrid.session_id, hybrid.query, "battery life", k=6, candidates=10
+        hybrid.session_id, hybrid.query, "battery life", k=6, candidates=10, embedding_model=MODEL
     )
     assert len(results) == 6
     by_id = {chunk.chunk_id: chunk for chunk in results}
@@ -411,7 +436,9 @@ def test_hybrid_finds_by_words_by_vector_and_best_by_both(
     assert_fused_order(results, 60)
 
     # The vector ranks are those of vector_search over the same candidates.
-    nearest = ids(repository.vector_search(hybrid.session_id, hybrid.query, 10))
+    nearest = ids(
+        repository.vector_search(hybrid.session_id, hybrid.query, 10, embedding_model=MODEL)
+    )
     for chunk in results:
         if chunk.vector_rank is not None:
             assert nearest[chunk.vector_rank - 1] == chunk.chunk_id
@@ -423,7 +450,13 @@ def test_hybrid_finds_by_words_by_vector_and_best_by_both(
 def test_rrf_scores_match_the_formula(db: Session, hybrid: HybridFixture, rrf_k: int) -> None:
     repository = RetrievalRepository(db)
     results = repository.hybrid_search(
-        hybrid.session_id, hybrid.query, "battery or screen", k=12, candidates=15, rrf_k=rrf_k
+        hybrid.session_id,
+        hybrid.query,
+        "battery or screen",
+        k=12,
+        candidates=15,
+        rrf_k=rrf_k,
+        embedding_model=MODEL,
     )
     # The 15 nearest and the 15 best of 32 text matches overlap in part.
     assert len(results) == 12
@@ -465,15 +498,69 @@ NASTY_QUERIES = [
 def test_query_text_with_metacharacters_never_errors(db: Session, hybrid: HybridFixture) -> None:
     repository = RetrievalRepository(db)
     for query_text in NASTY_QUERIES:
-        results = repository.hybrid_search(hybrid.session_id, hybrid.query, query_text, k=6)
+        results = repository.hybrid_search(
+            hybrid.session_id, hybrid.query, query_text, k=6, embedding_model=MODEL
+        )
         assert len(results) == 6, query_text
         assert results[0].chunk_id == hybrid.top, query_text
         assert_fused_order(results, 60)
     for query_text in ("", "   ", "'", "&", "|", "!", ":*", "(", '"', "!!! ??? ...", "<->"):
-        results = repository.hybrid_search(hybrid.session_id, hybrid.query, query_text, k=40)
+        results = repository.hybrid_search(
+            hybrid.session_id, hybrid.query, query_text, k=40, embedding_model=MODEL
+        )
         assert all(chunk.text_rank is None for chunk in results), query_text
     # Operators are read as web search syntax, words still match.
     for query_text in ("battery:* & (life", '"battery life', "battery' OR '1'='1"):
-        results = repository.hybrid_search(hybrid.session_id, hybrid.query, query_text, k=6)
+        results = repository.hybrid_search(
+            hybrid.session_id, hybrid.query, query_text, k=6, embedding_model=MODEL
+        )
         assert results[0].text_rank is not None, query_text
     assert db.scalar(select(TranscriptChunk.id).where(TranscriptChunk.id == hybrid.top))
+
+
+# --- embedding models -----------------------------------------------------------------------
+
+
+def test_a_search_compares_only_vectors_of_its_model_and_width(
+    db: Session, clock: FakeClock
+) -> None:
+    """One session, videos embedded by four models (the configuration changed between them):
+    256, 768 and twice 1536 wide. Each search sees its model's chunks only, and pgvector is
+    never asked to compare vectors of different widths."""
+    session_id = new_session(db, clock)
+    models = {
+        "wordllama-l2-supercat@256": 256,
+        "nomic-embed-text": 768,
+        "text-embedding-3-small": 1536,
+        "text-embedding-ada-002": 1536,
+    }
+    chunk_ids: dict[str, set[int]] = {}
+    for number, (model, width) in enumerate(models.items()):
+        transcript = add_transcript(
+            db,
+            f"modelVideo{number}",
+            chunks=4,
+            last_used_at=clock(),
+            embedding_model=model,
+            dimensions=width,
+        )
+        link(db, session_id, transcript, clock())
+        found = db.scalars(
+            select(TranscriptChunk.id).where(TranscriptChunk.transcript_id == transcript.id)
+        )
+        chunk_ids[model] = set(found)
+    db.commit()
+    repository = RetrievalRepository(db)
+    rng = random.Random(9)
+    for model, width in models.items():
+        query = [rng.random() for _ in range(width)]
+        by_vector = repository.vector_search(session_id, query, 50, embedding_model=model)
+        hybrid = repository.hybrid_search(session_id, query, "chunk", 50, embedding_model=model)
+        assert set(ids(by_vector)) == chunk_ids[model], model
+        assert set(ids(hybrid)) == chunk_ids[model], model
+    # A label with the wrong width (or an unknown label) finds nothing, and fails nothing.
+    wrong = repository.hybrid_search(
+        session_id, [1.0] * 256, "chunk", 50, embedding_model="nomic-embed-text"
+    )
+    assert wrong == []
+    assert repository.vector_search(session_id, [1.0] * 3, 50, embedding_model="other") == []

@@ -1,4 +1,5 @@
-"""Embeddings reach pgvector intact, in binary on the app's engine and as text elsewhere."""
+"""Embeddings of any width reach pgvector intact, in binary on the app's engine and as text
+elsewhere; a vector no `vector` can hold is refused before the database."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ from sqlalchemy.orm import Session
 
 from services.video_rag.bootstrap import Dependencies
 from services.video_rag.db.models import TranscriptChunk
-from services.video_rag.settings import STORED_EMBEDDING_DIMENSIONS
 from tests.factories import add_transcript
 
 pytestmark = [pytest.mark.db]
@@ -23,14 +23,17 @@ def float32(value: float) -> float:
 
 
 @pytest.mark.parametrize("engine_kind", ["app engine (binary)", "plain engine (text)"])
+@pytest.mark.parametrize("width", [256, 768, 1536, 16000])
 def test_vectors_round_trip_exactly_as_float32(
-    deps: Dependencies, database_url: str, clock, engine_kind: str
+    deps: Dependencies, database_url: str, clock, engine_kind: str, width: int
 ) -> None:
     engine = deps.engine if engine_kind.startswith("app") else create_engine(database_url)
     rng = random.Random(5)
-    vector = [rng.uniform(-1, 1) for _ in range(STORED_EMBEDDING_DIMENSIONS)]
+    vector = [rng.uniform(-1, 1) for _ in range(width)]
     with Session(engine) as db:
-        transcript = add_transcript(db, "roundtrip01", chunks=0, last_used_at=clock())
+        transcript = add_transcript(
+            db, "roundtrip01", chunks=0, last_used_at=clock(), dimensions=width
+        )
         db.add(
             TranscriptChunk(
                 transcript_id=transcript.id,
@@ -49,8 +52,9 @@ def test_vectors_round_trip_exactly_as_float32(
         engine.dispose()
 
 
-def test_a_vector_of_the_wrong_width_is_refused_before_the_database(
-    deps: Dependencies, clock
+@pytest.mark.parametrize("width", [0, 16001])
+def test_a_vector_no_column_can_hold_is_refused_before_the_database(
+    deps: Dependencies, clock, width: int
 ) -> None:
     with Session(deps.engine) as db:
         transcript = add_transcript(db, "wrongwidth1", chunks=0, last_used_at=clock())
@@ -61,8 +65,8 @@ def test_a_vector_of_the_wrong_width_is_refused_before_the_database(
                 start_seconds=0,
                 end_seconds=1,
                 text="x",
-                embedding=[0.5] * 3,
+                embedding=[0.5] * width,
             )
         )
-        with pytest.raises(Exception, match="expected 1536 dimensions, got 3"):
+        with pytest.raises(Exception, match=f"expected 1 to 16000 dimensions, got {width}"):
             db.commit()

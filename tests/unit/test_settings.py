@@ -146,3 +146,167 @@ def test_ingestion_settings() -> None:
     bad = load_settings({"YOUTUBE_LANGUAGES": "en; DROP TABLE", "MAX_VIDEOS_PER_SESSION": "0"})
     assert bad.youtube_languages == ("en",)
     assert {"YOUTUBE_LANGUAGES", "MAX_VIDEOS_PER_SESSION"} <= {p.name for p in bad.problems}
+
+
+# --- embeddings -------------------------------------------------------------------------------
+
+LOCAL = "http://127.0.0.1:11434/v1"
+AZURE = {"AZURE_OPENAI_ENDPOINT": "https://x.openai.azure.com"}
+
+
+@pytest.mark.parametrize(
+    ("environ", "provider"),
+    [
+        ({}, "offline"),
+        ({"OPENAI_API_KEY": "k"}, "openai"),
+        ({"OPENAI_KEY": "k"}, "openai"),
+        ({"OPENAI_BASE_URL": LOCAL}, "openai"),
+        ({"EMBEDDING_BASE_URL": LOCAL}, "openai"),
+        ({"EMBEDDING_API_KEY": "k"}, "openai"),
+        ({**AZURE, "AZURE_OPENAI_EMBEDDING_DEPLOYMENT": "embed"}, "azure_openai"),
+        # Azure for chat only: no embedding deployment, so not Azure embeddings.
+        ({**AZURE, "AZURE_OPENAI_CHAT_DEPLOYMENT": "chat"}, "offline"),
+        ({**AZURE, "OPENAI_API_KEY": "k"}, "openai"),
+        (
+            {**AZURE, "AZURE_OPENAI_EMBEDDING_DEPLOYMENT": "e", "OPENAI_API_KEY": "k"},
+            "azure_openai",
+        ),
+        ({"EMBEDDING_PROVIDER": "offline", "OPENAI_BASE_URL": LOCAL}, "offline"),
+        ({"EMBEDDING_PROVIDER": " OpenAI ", "EMBEDDING_BASE_URL": LOCAL}, "openai"),
+        ({"LLM_PROVIDER": "offline", "OPENAI_API_KEY": "k"}, "openai"),  # each decides alone
+        ({"EMBEDDING_PROVIDER": "", "OPENAI_API_KEY": "k"}, "openai"),  # blank is unset
+    ],
+)
+def test_embedding_provider_is_inferred_from_what_is_configured(
+    environ: dict[str, str], provider: str
+) -> None:
+    settings = load_settings(environ)
+    assert settings.embedding_provider == provider
+    assert not {p.name for p in settings.problems} - {"PG_VECTOR_CONNECTION_STRING"}
+
+
+def test_a_local_chat_model_pairs_with_either_embedder() -> None:
+    offline = load_settings(
+        {"LLM_PROVIDER": "openai", "OPENAI_BASE_URL": LOCAL, "EMBEDDING_PROVIDER": "offline"}
+    )
+    assert (offline.llm_provider, offline.embedding_provider) == ("openai", "offline")
+    assert offline.embedding_model_label == "wordllama-l2-supercat@256"
+    assert offline.embedding_dimensions == 256
+    local = load_settings({"OPENAI_BASE_URL": LOCAL, "EMBEDDING_MODEL": "nomic-embed-text"})
+    assert (local.llm_provider, local.embedding_provider) == ("openai", "openai")
+    assert local.embedding_base_url == LOCAL
+    assert local.embedding_model_label == "nomic-embed-text"
+    assert local.embedding_dimensions is None  # whatever the server answers with
+
+
+def test_the_embedding_server_and_key_default_to_the_chat_ones() -> None:
+    same = load_settings({"OPENAI_BASE_URL": LOCAL, "OPENAI_API_KEY": "chat-key"})
+    assert (same.embedding_base_url, same.embedding_api_key) == (LOCAL, "chat-key")
+    own = load_settings(
+        {"OPENAI_API_KEY": "chat-key", "EMBEDDING_BASE_URL": "http://127.0.0.1:8080/v1"}
+    )
+    assert own.openai_base_url is None
+    assert own.embedding_base_url == "http://127.0.0.1:8080/v1"
+    assert own.embedding_api_key is None  # the chat key never goes to another server unasked
+    both = load_settings(
+        {
+            "OPENAI_API_KEY": "chat-key",
+            "EMBEDDING_BASE_URL": "http://127.0.0.1:8080/v1",
+            "EMBEDDING_API_KEY": "embed-key",
+        }
+    )
+    assert both.embedding_api_key == "embed-key"
+    assert load_settings({"EMBEDDING_API_KEY": "embed-key"}).embedding_base_url is None
+
+
+@pytest.mark.parametrize(
+    ("environ", "dimensions", "label"),
+    [
+        ({}, 256, "wordllama-l2-supercat@256"),
+        ({"EMBEDDING_DIMENSIONS": "128"}, 128, "wordllama-l2-supercat@128"),
+        ({"EMBEDDING_DIMENSIONS": "64"}, 64, "wordllama-l2-supercat@64"),
+        ({"OPENAI_API_KEY": "k"}, 1536, "text-embedding-3-small"),
+        ({"OPENAI_API_KEY": "k", "EMBEDDING_DIMENSIONS": "1536"}, 1536, "text-embedding-3-small"),
+        ({"OPENAI_API_KEY": "k", "EMBEDDING_DIMENSIONS": "512"}, 512, "text-embedding-3-small@512"),
+        (
+            {"OPENAI_API_KEY": "k", "EMBEDDING_MODEL": "text-embedding-3-large"},
+            1536,
+            "text-embedding-3-large",
+        ),
+        (
+            {"OPENAI_API_KEY": "k", "EMBEDDING_MODEL": "text-embedding-3-large"}
+            | {"EMBEDDING_DIMENSIONS": "3072"},
+            3072,
+            "text-embedding-3-large@3072",
+        ),
+        (
+            {"OPENAI_API_KEY": "k", "EMBEDDING_MODEL": "text-embedding-ada-002"},
+            None,
+            "text-embedding-ada-002",
+        ),
+        (
+            {"OPENAI_BASE_URL": LOCAL, "EMBEDDING_MODEL": "mxbai-embed-large:335m"}
+            | {"EMBEDDING_DIMENSIONS": "1024"},
+            1024,
+            "mxbai-embed-large:335m",
+        ),
+        (
+            {**AZURE, "AZURE_OPENAI_EMBEDDING_DEPLOYMENT": "embed"},
+            1536,
+            "embed",
+        ),
+        (
+            {**AZURE, "AZURE_OPENAI_EMBEDDING_DEPLOYMENT": "embed", "EMBEDDING_DIMENSIONS": "256"},
+            256,
+            "embed@256",
+        ),
+    ],
+)
+def test_embedding_widths_and_labels(
+    environ: dict[str, str], dimensions: int | None, label: str
+) -> None:
+    settings = load_settings(environ)
+    assert settings.embedding_dimensions == dimensions
+    assert settings.embedding_model_label == label
+    assert not {p.name for p in settings.problems} - {"PG_VECTOR_CONNECTION_STRING"}
+
+
+@pytest.mark.parametrize(
+    ("environ", "problem", "dimensions"),
+    [
+        ({"EMBEDDING_DIMENSIONS": "1536"}, "EMBEDDING_DIMENSIONS", 256),  # offline: 64/128/256
+        ({"OPENAI_API_KEY": "k", "EMBEDDING_DIMENSIONS": "16001"}, "EMBEDDING_DIMENSIONS", 1536),
+        ({"OPENAI_API_KEY": "k", "EMBEDDING_DIMENSIONS": "0"}, "EMBEDDING_DIMENSIONS", 1536),
+        ({"OPENAI_API_KEY": "k", "EMBEDDING_DIMENSIONS": "wide"}, "EMBEDDING_DIMENSIONS", 1536),
+        ({"EMBEDDING_PROVIDER": "huggingface-secret"}, "EMBEDDING_PROVIDER", 256),
+        ({"EMBEDDING_PROVIDER": "openai"}, "EMBEDDING_API_KEY", 1536),
+        ({"EMBEDDING_PROVIDER": "azure_openai"}, "AZURE_OPENAI_ENDPOINT", 1536),
+    ],
+)
+def test_embedding_setting_problems_are_reported_by_name_only(
+    environ: dict[str, str], problem: str, dimensions: int
+) -> None:
+    settings = load_settings(environ)
+    problems = [p for p in settings.problems if p.name != "PG_VECTOR_CONNECTION_STRING"]
+    assert [p.name for p in problems] == [problem]
+    for value in ("1536", "16001", "wide", "huggingface-secret"):
+        assert value not in problems[0].message
+    assert settings.embedding_dimensions == dimensions
+
+
+def test_an_azure_problem_is_reported_once() -> None:
+    settings = load_settings({"LLM_PROVIDER": "azure_openai", "EMBEDDING_PROVIDER": "azure_openai"})
+    assert [p.name for p in settings.problems].count("AZURE_OPENAI_ENDPOINT") == 1
+
+
+def test_the_embedding_key_is_a_secret() -> None:
+    from services.video_rag.diagnostics import masked_configuration
+
+    settings = load_settings(
+        {"EMBEDDING_API_KEY": "emb-very-secret", "EMBEDDING_BASE_URL": "http://u:pw@h.example/v1"}
+    )
+    assert "emb-very-secret" not in repr(settings)
+    logged = masked_configuration(settings)
+    assert logged["embedding_api_key"] == "set"
+    assert logged["embedding_base_url"] == "http://***@h.example/v1"
+    assert "emb-very-secret" not in str(logged)

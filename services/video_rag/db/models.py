@@ -40,7 +40,7 @@ from sqlalchemy.dialects.postgresql import JSONB, TSVECTOR, UUID
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from services.video_rag.settings import STORED_EMBEDDING_DIMENSIONS
+from services.video_rag.settings import MAX_EMBEDDING_DIMENSIONS
 
 # Deterministic constraint names, so that migrations and autogenerate agree.
 NAMING_CONVENTION = {
@@ -71,7 +71,8 @@ class EmbeddingVector(VECTOR):
     """pgvector's VECTOR column, bound as a `pgvector.Vector` so that the connection's binary
     dumper sends it (registered per connection by `db.engine`): about 25 times cheaper than the
     text form for 1536 dimensions (one `str()` per float). pgvector stores float32s, which the
-    binary form carries exactly."""
+    binary form carries exactly. Without a fixed width (`dim=None`, the stored column) any width
+    from 1 to 16000 binds; the transcript records which one its chunks have."""
 
     cache_ok = True
 
@@ -79,8 +80,12 @@ class EmbeddingVector(VECTOR):
         def process(value: Sequence[float] | None) -> Vector | None:
             if value is None:
                 return None
-            if len(value) != self.dim:
+            if self.dim is not None and len(value) != self.dim:
                 raise ValueError(f"expected {self.dim} dimensions, got {len(value)}")
+            if not 1 <= len(value) <= MAX_EMBEDDING_DIMENSIONS:
+                raise ValueError(
+                    f"expected 1 to {MAX_EMBEDDING_DIMENSIONS} dimensions, got {len(value)}"
+                )
             return Vector(list(value))
 
         return process
@@ -128,7 +133,10 @@ class Transcript(Base):
     """One transcript of a video in one language, embedded with one model.
 
     An uploaded transcript belongs to the session that uploaded it (its title, too, is private to
-    that session); a YouTube transcript is shared.
+    that session); a YouTube transcript is shared. `embedding_model` is the settings' label of the
+    model (its width included where the model can make several), `embedding_dimensions` the
+    width of every one of its chunks' vectors: retrieval only compares a question with chunks of
+    the label and width it was embedded with.
     """
 
     __tablename__ = "transcript"
@@ -136,6 +144,10 @@ class Transcript(Base):
         CheckConstraint("source IN ('youtube', 'upload')", name="source"),
         CheckConstraint(
             "(source = 'upload') = (owner_session_id IS NOT NULL)", name="upload_has_owner"
+        ),
+        CheckConstraint(
+            f"embedding_dimensions BETWEEN 1 AND {MAX_EMBEDDING_DIMENSIONS}",
+            name="embedding_dimensions",
         ),
         # The pair is referenced by session_video, so a link always names the right video.
         UniqueConstraint("id", "video_id"),
@@ -159,6 +171,7 @@ class Transcript(Base):
     is_generated: Mapped[bool] = mapped_column(Boolean)
     source: Mapped[str] = mapped_column(String(16))
     embedding_model: Mapped[str] = mapped_column(Text)
+    embedding_dimensions: Mapped[int] = mapped_column(Integer)
     title: Mapped[str | None] = mapped_column(Text)
     duration_seconds: Mapped[float] = mapped_column(Float)
     chunk_count: Mapped[int] = mapped_column(Integer)
@@ -184,7 +197,9 @@ class TranscriptChunk(Base):
     start_seconds: Mapped[float] = mapped_column(Float)
     end_seconds: Mapped[float] = mapped_column(Float)
     text: Mapped[str] = mapped_column(Text)
-    embedding: Mapped[list[float]] = mapped_column(EmbeddingVector(STORED_EMBEDDING_DIMENSIONS))
+    # No fixed width: each transcript's model decides (Transcript.embedding_dimensions). Retrieval
+    # is an exact scan of one session's chunks, so no index needs a width.
+    embedding: Mapped[list[float]] = mapped_column(EmbeddingVector())
     text_search: Mapped[Any] = mapped_column(
         TSVECTOR, Computed(f"to_tsvector('{TEXT_SEARCH_CONFIG}'::regconfig, text)", persisted=True)
     )

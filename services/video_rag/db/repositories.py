@@ -175,6 +175,7 @@ class NewTranscript:
     title: str | None
     duration_seconds: float
     chunk_count: int
+    embedding_dimensions: int  # the width of its chunks' vectors
 
 
 class VideoRepository:
@@ -340,6 +341,7 @@ def _transcript_values(
         "is_generated": new.is_generated,
         "source": source,
         "embedding_model": new.embedding_model,
+        "embedding_dimensions": new.embedding_dimensions,
         "title": new.title,
         "duration_seconds": new.duration_seconds,
         "chunk_count": new.chunk_count,

@@ -5,6 +5,12 @@ A session sees exactly the chunks of the transcripts its `session_video` rows po
 YouTube transcript only once the session has linked it, an upload only in the session that owns
 it. A session links at most one transcript per video, so no chunk can be reached twice.
 
+A question is compared only with chunks embedded by the same model: every search names the
+model's label (`Settings.embedding_model_label`), and the width of the query vector must be the
+transcript's `embedding_dimensions`. Vectors of different models mean nothing to each other, and
+pgvector refuses to compare vectors of different widths; a transcript embedded by another model
+(the configuration changed since it was added) is simply not searched.
+
 The vector side is EXACT on purpose: a session holds a few thousand chunks at most, which a
 sequential cosine scan ranks in milliseconds, whereas an approximate (HNSW) index combined with
 the session filter can silently return fewer rows than asked for. Do not add an ANN index for it.
@@ -48,7 +54,7 @@ from services.video_rag.db.models import (
     TranscriptChunk,
     Video,
 )
-from services.video_rag.settings import STORED_EMBEDDING_DIMENSIONS
+from services.video_rag.settings import MAX_EMBEDDING_DIMENSIONS
 
 DEFAULT_K = 6
 DEFAULT_CANDIDATES = 40
@@ -87,16 +93,20 @@ class RetrievalRepository:
         query_embedding: Sequence[float],
         k: int,
         video_ids: Sequence[str] | None = None,
+        *,
+        embedding_model: str,
     ) -> list[RetrievedChunk]:
         """The `k` chunks of the session nearest to `query_embedding` by cosine distance, nearest
-        first (ties by chunk id), exactly (no approximate index). `video_ids` restricts the search
-        to those of the session's videos; an empty sequence means none. `text_rank` is None and
-        `score` is the vector rank's share of a fusion, 1 / (60 + rank)."""
+        first (ties by chunk id), exactly (no approximate index), among the chunks embedded by
+        `embedding_model` at the query's width. `video_ids` restricts the search to those of the
+        session's videos; an empty sequence means none. `text_rank` is None and `score` is the
+        vector rank's share of a fusion, 1 / (60 + rank)."""
         _check_query(query_embedding, k)
         if video_ids is not None and not video_ids:
             return []
         parameters: dict[str, Any] = {
             "session_id": session_id,
+            **_model_parameters(embedding_model, query_embedding),
             "query_embedding": query_embedding,
             "vector_limit": k,
             "rrf_k": float(DEFAULT_RRF_K),
@@ -116,10 +126,13 @@ class RetrievalRepository:
         video_ids: Sequence[str] | None = None,
         candidates: int = DEFAULT_CANDIDATES,
         rrf_k: int = DEFAULT_RRF_K,
+        *,
+        embedding_model: str,
     ) -> list[RetrievedChunk]:
         """The `k` best chunks of the session by reciprocal rank fusion of two rankings: the
         `candidates` nearest chunks by cosine distance (exact) and the `candidates` best matches
-        of `query_text` (`websearch_to_tsquery`, ranked by `ts_rank_cd`). A chunk scores
+        of `query_text` (`websearch_to_tsquery`, ranked by `ts_rank_cd`), both among the chunks
+        embedded by `embedding_model` at the width of `query_embedding`. A chunk scores
         1 / (rrf_k + rank) on each side it appears on; results come by score, then vector rank,
         then chunk id. Each side keeps at least `k` candidates, so that `k` results come back
         whenever the session has that many chunks.
@@ -138,6 +151,7 @@ class RetrievalRepository:
         pool = max(candidates, k)
         parameters: dict[str, Any] = {
             "session_id": session_id,
+            **_model_parameters(embedding_model, query_embedding),
             "query_embedding": query_embedding,
             "vector_limit": pool,
             "text_search_config": TEXT_SEARCH_CONFIG,
@@ -154,9 +168,9 @@ class RetrievalRepository:
 
 
 def _check_query(query_embedding: Sequence[float], k: int) -> None:
-    if len(query_embedding) != STORED_EMBEDDING_DIMENSIONS:
+    if not 1 <= len(query_embedding) <= MAX_EMBEDDING_DIMENSIONS:
         raise ValueError(
-            f"expected {STORED_EMBEDDING_DIMENSIONS} dimensions, got {len(query_embedding)}"
+            f"expected 1 to {MAX_EMBEDDING_DIMENSIONS} dimensions, got {len(query_embedding)}"
         )
     if k < 1:
         raise ValueError(f"k must be at least 1, got {k}")
@@ -196,13 +210,25 @@ def _hybrid_statement(filtered: bool) -> Select[Any]:
     return _with_chunk_details(fused)
 
 
+def _model_parameters(embedding_model: str, query_embedding: Sequence[float]) -> dict[str, Any]:
+    return {"embedding_model": embedding_model, "embedding_dimensions": len(query_embedding)}
+
+
 def _session_chunks(filtered: bool, *columns: Any) -> Select[Any]:
-    """`columns` of `transcript_chunk JOIN session_video`, kept to the session's chunks (and,
-    when `filtered`, to the videos in the `video_ids` array)."""
+    """`columns` of `transcript_chunk JOIN session_video JOIN transcript`, kept to the session's
+    chunks embedded by `embedding_model` at `embedding_dimensions` (and, when `filtered`, to the
+    videos in the `video_ids` array). The transcript condition is a join condition, so a chunk of
+    another width never reaches the distance computed above it."""
     statement = (
         select(*columns)
         .select_from(TranscriptChunk)
         .join(SessionVideo, SessionVideo.transcript_id == TranscriptChunk.transcript_id)
+        .join(
+            Transcript,
+            (Transcript.id == SessionVideo.transcript_id)
+            & (Transcript.embedding_model == bindparam("embedding_model", type_=Text))
+            & (Transcript.embedding_dimensions == bindparam("embedding_dimensions", type_=Integer)),
+        )
         .where(SessionVideo.session_id == bindparam("session_id", type_=UUID(as_uuid=True)))
     )
     if filtered:

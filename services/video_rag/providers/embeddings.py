@@ -1,21 +1,41 @@
 """Embedding providers behind one interface: OpenAI, Azure OpenAI and OpenAI-compatible servers
-through langchain-openai (imported on first use), and an offline embedder that needs nothing."""
+through langchain-openai, and an offline embedder that needs no key and no download.
+
+The offline embedder is WordLlama's `l2_supercat` static model: a table of 256-dimension token
+vectors (trained so that their average embeds a sentence) and its tokenizer, both shipped inside
+the `wordllama` wheel. A text's vector is the average of its tokens' rows, L2-normalised. This
+module reads those two files itself (with `tokenizers`, `safetensors` and numpy) rather than
+through `WordLlama.load`: the package's loader looks for the tokenizer in the wrong folder and
+then tries to download it, its import costs about 0.5 s more (pydantic, requests) and configures
+the root logger, and its batch encoding starts a thread pool. Nothing here is imported until the
+first embedding is needed, and the model is loaded once per process, whoever asks first.
+"""
 
 from __future__ import annotations
 
-import hashlib
-import itertools
+import importlib.util
 import logging
-import math
-import re
+import threading
 from collections.abc import Callable, Sequence
-from functools import lru_cache
-from typing import TYPE_CHECKING, Protocol
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from services.video_rag.settings import (
+    OFFLINE_EMBEDDING_DIMENSIONS,
+    OFFLINE_EMBEDDING_WIDTHS,
+    accepts_dimensions,
+)
 
 if TYPE_CHECKING:
     from services.video_rag.settings import Settings
 
 logger = logging.getLogger(__name__)
+
+# Where the offline model lives inside the wordllama package (its 256-dimension weights).
+OFFLINE_PACKAGE = "wordllama"
+OFFLINE_WEIGHTS = "weights/l2_supercat_256.safetensors"
+OFFLINE_TOKENIZER = "tokenizers/l2_supercat_tokenizer_config.json"
+OFFLINE_TENSOR = "embedding.weight"
 
 
 class Embedder(Protocol):
@@ -30,59 +50,121 @@ class EmbeddingFailed(Exception):
     """The embedding provider failed; the message is safe to show a client."""
 
 
-_WORD = re.compile(r"\w+", re.UNICODE)
-_STOPWORDS = frozenset(
-    (
-        "a an and are as at be but by do does for from has have he her his how i if in is it its "
-        "me my of on or our she so that the their them then there these they this to us was we "
-        "were what when where which who why will with you your"
-    ).split()
-)
+class StaticEmbeddingModel:
+    """A static embedding model: one vector per token, a text is the mean of its tokens'.
 
-
-@lru_cache(maxsize=65536)
-def _bucket(feature: str, dimensions: int) -> tuple[int, float]:
-    digest = hashlib.blake2b(feature.encode("utf-8"), digest_size=8).digest()
-    value = int.from_bytes(digest, "little")
-    return value % dimensions, 1.0 if value >> 63 else -1.0
-
-
-class OfflineHashEmbeddings:
-    """Deterministic lexical embeddings with no model and no network.
-
-    Words (lower-cased, stop words dropped) and word pairs are hashed into `dimensions` signed
-    buckets with sub-linear term weights, then L2-normalised, so cosine similarity measures shared
-    vocabulary. Good enough to retrieve the passage that talks about what a question asks.
+    Safe to share between threads: the table is read-only and the tokenizer is only read after
+    construction (`Tokenizer.encode` takes no lock and starts no threads, unlike `encode_batch`).
     """
 
-    def __init__(self, dimensions: int) -> None:
+    def __init__(self, table: Any, tokenizer: Any) -> None:
+        import numpy as np
+
+        self._np = np
+        self.table = np.asarray(table)
+        self.table.flags.writeable = False
+        tokenizer.no_padding()
+        tokenizer.no_truncation()
+        self.tokenizer = tokenizer
+
+    @property
+    def width(self) -> int:
+        """The full width of the token vectors."""
+        return int(self.table.shape[1])
+
+    def embed(self, texts: Sequence[str], width: int) -> list[list[float]]:
+        """Unit vectors of the first `width` dimensions (the model is trained so that its leading
+        dimensions work on their own). A text without tokens gets the first basis vector."""
+        np = self._np
+        if not 1 <= width <= self.width:
+            raise ValueError(f"width must be from 1 to {self.width}, got {width}")
+        vectors = np.zeros((len(texts), width), dtype=np.float32)
+        vectors[:, 0] = 1.0
+        for row, text in enumerate(texts):
+            ids = self.tokenizer.encode(text, add_special_tokens=False).ids
+            if ids:
+                # The sum has the mean's direction; float32 accumulates the float16 table.
+                vectors[row] = self.table[ids, :width].sum(axis=0, dtype=np.float32)
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        empty = norms[:, 0] == 0.0  # tokens whose vectors cancel out: keep a valid vector
+        vectors[empty] = 0.0
+        vectors[empty, 0] = 1.0
+        norms[empty] = 1.0
+        result: list[list[float]] = (vectors / norms).tolist()
+        return result
+
+
+_offline_model: StaticEmbeddingModel | None = None
+_offline_lock = threading.Lock()
+
+
+def offline_model_folder() -> Path:
+    """The installed wordllama package's folder, found without importing it."""
+    spec = importlib.util.find_spec(OFFLINE_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError(
+            f"the offline embedding model needs the '{OFFLINE_PACKAGE}' package "
+            "(pip install -r requirements.txt)"
+        )
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def load_offline_model() -> StaticEmbeddingModel:
+    """The offline model, loaded on first call (about 0.1 s), then shared by the process."""
+    global _offline_model
+    if _offline_model is None:
+        with _offline_lock:
+            if _offline_model is None:
+                _offline_model = _read_offline_model(offline_model_folder())
+    return _offline_model
+
+
+def _read_offline_model(folder: Path) -> StaticEmbeddingModel:
+    from safetensors import safe_open
+    from tokenizers import Tokenizer
+
+    with safe_open(str(folder / OFFLINE_WEIGHTS), framework="np") as weights:
+        table = weights.get_tensor(OFFLINE_TENSOR)
+    tokenizer = Tokenizer.from_file(str(folder / OFFLINE_TOKENIZER))
+    logger.info("offline embedding model loaded: %d tokens x %d", *table.shape)
+    return StaticEmbeddingModel(table, tokenizer)
+
+
+class OfflineEmbeddings:
+    """Semantic embeddings with no key, no network and no download (see the module docstring).
+    `dimensions` is 256, or 128 / 64 (the model's shorter, matryoshka-trained prefixes)."""
+
+    def __init__(self, dimensions: int = OFFLINE_EMBEDDING_DIMENSIONS) -> None:
+        if dimensions not in OFFLINE_EMBEDDING_WIDTHS:
+            raise ValueError(f"the offline embedder makes {OFFLINE_EMBEDDING_WIDTHS} dimensions")
         self.dimensions = dimensions
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        return [self.embed_query(text) for text in texts]
+        if not texts:
+            return []
+        return load_offline_model().embed(texts, self.dimensions)
 
     def embed_query(self, text: str) -> list[float]:
-        words = [w for w in _WORD.findall(text.lower()) if w not in _STOPWORDS]
-        counts: dict[str, int] = {}
-        for feature in [*words, *(f"{a} {b}" for a, b in itertools.pairwise(words))]:
-            counts[feature] = counts.get(feature, 0) + 1
-        vector = [0.0] * self.dimensions
-        for feature, count in counts.items():
-            index, sign = _bucket(feature, self.dimensions)
-            vector[index] += sign * (1.0 + math.log(count))
-        norm = math.sqrt(sum(v * v for v in vector))
-        if norm == 0.0:
-            vector[0] = 1.0  # a text with no words still gets a valid, comparable vector
-            return vector
-        return [v / norm for v in vector]
+        return load_offline_model().embed([text], self.dimensions)[0]
 
 
 class CheckedEmbedder:
-    """Wraps a provider: converts its failures to EmbeddingFailed and checks vector widths."""
+    """Wraps a provider: converts its failures to EmbeddingFailed and checks vector widths.
 
-    def __init__(self, inner: Embedder, dimensions: int) -> None:
+    `dimensions` is the width every vector must have; when None (a model that chooses its own
+    width), the first answer sets it and every later one must match it."""
+
+    def __init__(self, inner: Embedder, dimensions: int | None, *, hint: str = "") -> None:
         self.inner = inner
-        self.dimensions = dimensions
+        self._dimensions = dimensions
+        self._configured = dimensions is not None
+        self._hint = hint
+        self._lock = threading.Lock()
+
+    @property
+    def dimensions(self) -> int | None:
+        """The width of this provider's vectors; None until its first answer when not set."""
+        return self._dimensions
 
     def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
         """Embed many texts (the provider batches them into few requests)."""
@@ -104,25 +186,42 @@ class CheckedEmbedder:
             raise
         except Exception as exc:
             logger.warning("embedding provider failed: %s: %s", type(exc).__name__, exc)
-            raise EmbeddingFailed(f"the embedding provider failed ({type(exc).__name__})") from exc
+            raise EmbeddingFailed(
+                f"the embedding provider failed ({type(exc).__name__}){self._hint}"
+            ) from exc
         for vector in vectors:
-            if len(vector) != self.dimensions:
-                raise EmbeddingFailed(
-                    f"the embedding model returned {len(vector)} dimensions; the database stores "
-                    f"{self.dimensions} (set EMBEDDING_DIMENSIONS or choose another model)"
-                )
+            self._check_width(len(vector))
         return vectors
+
+    def _check_width(self, width: int) -> None:
+        expected = self._dimensions
+        if expected is None:
+            with self._lock:
+                if self._dimensions is None:
+                    self._dimensions = width
+                    logger.info("embedding model answers with %d dimensions", width)
+                expected = self._dimensions
+        if width == expected:
+            return
+        if self._configured:
+            raise EmbeddingFailed(
+                f"the embedding model returned {width} dimensions where EMBEDDING_DIMENSIONS "
+                f"asks for {expected} (set EMBEDDING_DIMENSIONS to {width}, or leave it unset)"
+            )
+        raise EmbeddingFailed(
+            f"the embedding model returned {width} dimensions after {expected} earlier"
+        )
 
 
 def build_embedder(settings: Settings) -> Embedder:
-    """The embedding provider the settings ask for. langchain-openai is imported only here."""
-    dimensions = settings.embedding_dimensions
-    if settings.llm_provider == "offline":
-        return OfflineHashEmbeddings(dimensions)
+    """The embedding provider the settings ask for. langchain-openai is imported only here, and
+    the offline model only at its first embedding."""
+    if settings.embedding_provider == "offline":
+        return OfflineEmbeddings(settings.embedding_dimensions or OFFLINE_EMBEDDING_DIMENSIONS)
     model = settings.embedding_model
     # text-embedding-3-* can shorten its vectors; older and non-OpenAI models reject the parameter.
-    shorten = dimensions if model.startswith("text-embedding-3") else None
-    if settings.llm_provider == "azure_openai":
+    shorten = settings.embedding_dimensions if accepts_dimensions(model) else None
+    if settings.embedding_provider == "azure_openai":
         from langchain_openai import AzureOpenAIEmbeddings
 
         deployment = settings.azure_openai_embedding_deployment or model
@@ -142,11 +241,25 @@ def build_embedder(settings: Settings) -> Embedder:
     return OpenAIEmbeddings(
         model=model,
         dimensions=shorten,
-        api_key=settings.openai_api_key or "not-needed",  # type: ignore[arg-type]
-        base_url=settings.openai_base_url,
+        api_key=settings.embedding_api_key or "not-needed",  # type: ignore[arg-type]
+        base_url=settings.embedding_base_url,
         # tiktoken would download its encodings; compatible servers expect strings anyway.
         check_embedding_ctx_length=False,
         chunk_size=settings.embedding_batch_size,
         max_retries=2,
         timeout=30,
     )
+
+
+def failure_hint(settings: Settings) -> str:
+    """What to check when the configured provider fails, named by setting (never by value)."""
+    if settings.embedding_provider == "offline":
+        return ""
+    if settings.embedding_provider == "azure_openai":
+        return "; check AZURE_OPENAI_EMBEDDING_DEPLOYMENT"
+    if settings.embedding_base_url:
+        return (
+            "; does the server at EMBEDDING_BASE_URL (else OPENAI_BASE_URL) serve EMBEDDING_MODEL? "
+            "EMBEDDING_PROVIDER=offline embeds without it"
+        )
+    return ""

@@ -265,6 +265,7 @@ def _retrieve(
             full_text_query(query),
             k=deps.settings.retrieval_k,
             video_ids=video_ids,
+            embedding_model=deps.settings.embedding_model_label,
         )
     return [
         Passage(

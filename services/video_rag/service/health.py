@@ -58,10 +58,11 @@ def check_health(deps: Dependencies) -> HealthReport:
     provider: dict[str, str | int] = {
         "llm": settings.llm_provider,
         "chat_model": settings.chat_model_label,
-        "embeddings": settings.llm_provider,
+        "embeddings": settings.embedding_provider,
         "embedding_model": settings.embedding_model_label,
-        "embedding_dimensions": settings.embedding_dimensions,
     }
+    if settings.embedding_dimensions is not None:  # else the model's own, known at first use
+        provider["embedding_dimensions"] = settings.embedding_dimensions
     return HealthReport(
         database_ok=database_ok,
         database_message=message,

@@ -346,6 +346,7 @@ def _fetch_and_store(
         title=None,
         duration_seconds=_duration(fetched.captions),
         chunk_count=len(chunks),
+        embedding_dimensions=len(vectors[0]),
     )
     with deps.uow() as uow:
         _claim_session(deps, uow, session_id)
@@ -390,6 +391,7 @@ def _store_upload(
         title=upload.title,
         duration_seconds=_duration(upload.captions),
         chunk_count=len(chunks),
+        embedding_dimensions=len(vectors[0]),
     )
     with deps.uow() as uow:
         _claim_session(deps, uow, session_id)
