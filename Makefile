@@ -44,6 +44,7 @@ bench: $(STAMP)
 	$(PY) -m benchmarks.chat
 	$(PY) -m benchmarks.streaming
 	$(PY) -m benchmarks.cleanup
+	$(PY) -m benchmarks.offline_embedders
 
 # Optional: where retrieval time goes per storage layout (~2 min), and retrieval at 10x the data
 # (~15 min, ~18 GB of disk).

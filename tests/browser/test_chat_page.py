@@ -110,7 +110,7 @@ def test_upload_a_transcript_ask_and_follow_a_citation(
     expect(citation).to_have_attribute("target", "_blank")
     expect(citation).to_have_attribute("rel", "noopener noreferrer")
     source = answer.locator(".sources li").first
-    expect(source).to_contain_text(f"{TITLE} · 1:24–")
+    expect(source).to_contain_text(f"{TITLE} · 1:24")
     expect(source.locator("a.source-link")).to_have_attribute("href", CITED_URL)
     expect(page.get_by_label("Your question")).to_have_value("")
     expect(page.locator("#messages .message-user")).to_have_text(re.compile(QUESTION))

@@ -128,8 +128,10 @@ def test_whole_transcripts_reach_the_model(model: tuple[Dependencies, FakeOpenAI
     _, fake = model
     headers = new_session(TWO_VIDEOS)
     body = ask(headers, "Give me a summary of the bread video")
-    assert body["answer"] == "It is about baking bread [1][3]."
-    assert [s["id"] for s in body["sources"]] == [1, 3]
+    # Passages 1 and 3, numbered in order of first citation.
+    assert body["answer"] == "It is about baking bread [1][2]."
+    assert [s["id"] for s in body["sources"]] == [1, 2]
+    assert body["sources"][1]["start_seconds"] > body["sources"][0]["start_seconds"]
     (_, request), *_ = [r for r in fake.chat_requests]
     prompt = FakeOpenAI.message_text(request)
     assert WHOLE_VIDEO_INSTRUCTIONS.splitlines()[0] in prompt

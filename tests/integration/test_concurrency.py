@@ -89,7 +89,16 @@ RESULT_KEYS = {
     "chunks",
     "error",
 }
-SOURCE_KEYS = {"id", "video_id", "title", "start_seconds", "end_seconds", "url", "text"}
+SOURCE_KEYS = {
+    "id",
+    "video_id",
+    "title",
+    "start_seconds",
+    "end_seconds",
+    "at_seconds",
+    "url",
+    "text",
+}
 
 
 def shape_problems(route: str, method: str, response: func.HttpResponse) -> list[str]:

@@ -95,7 +95,8 @@ def test_control_characters_in_an_upload_title_are_dropped(db: Session) -> None:
         {"message": None},
         {"message": "hi", "video_ids": "GJLlxj_dtq8"},
         {"message": "hi", "video_ids": [1, 2]},
-        {"message": "hi", "video_ids": ["x" * 12]},
+        {"message": "hi", "video_ids": ["x" * 65]},
+        {"message": "hi", "video_ids": ["no spaces"]},
     ],
 )
 def test_wrong_types_everywhere_are_validation_errors(body: dict[str, Any]) -> None:

@@ -192,7 +192,8 @@ def test_0004_keeps_the_rows_of_0003_and_downgrades_while_all_are_1536_wide(
     with pytest.raises(RuntimeError, match=r"1 transcript.*DELETE FROM transcript"):
         command.downgrade(config, "0003")
     with engine.connect() as connection:
-        assert MigrationContext.configure(connection).get_current_revision() == head_revision()
+        # Each migration is its own transaction: 0005 went down, 0004 refused and changed nothing.
+        assert MigrationContext.configure(connection).get_current_revision() == "0004"
         assert connection.scalar(text("SELECT count(*) FROM transcript_chunk")) == 3
 
     with engine.begin() as connection:
@@ -207,3 +208,41 @@ def test_0004_keeps_the_rows_of_0003_and_downgrades_while_all_are_1536_wide(
         assert connection.scalar(text("SELECT count(*) FROM transcript_chunk")) == 1
     command.upgrade(config, "head")
     engine.dispose()
+
+
+def test_0005_keeps_chunks_and_takes_long_video_ids(create_database: Callable[[], str]) -> None:
+    """Chunks stored before 0005 get no moments (`[]`); video ids of up to 64 characters fit after
+    it, and the downgrade removes the videos whose ids no longer fit."""
+    url = create_database()
+    config = alembic_config(url)
+    command.upgrade(config, "0004")
+    engine = create_engine(url)
+    with engine.begin() as connection:  # rows as 0004 stored them (the models are ahead)
+        connection.execute(text("INSERT INTO video (id) VALUES ('oldVideo001')"))
+        transcript_id = connection.scalar(
+            text(
+                "INSERT INTO transcript (id, video_id, language, is_generated, source, "
+                "embedding_model, embedding_dimensions, duration_seconds, chunk_count) VALUES "
+                "(gen_random_uuid(), 'oldVideo001', 'en', false, 'youtube', 'm', 3, 30, 1) "
+                "RETURNING id"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO transcript_chunk (transcript_id, ordinal, start_seconds, "
+                "end_seconds, text, embedding) VALUES (:id, 0, 0, 30, 'old', '[1,0,0]')"
+            ),
+            {"id": transcript_id},
+        )
+    command.upgrade(config, "0005")
+    long_id = "an-upload-of-my-own-" + "x" * 44
+    with Session(engine) as db:
+        assert db.scalar(select(TranscriptChunk.moments)) == []
+        assert db.scalar(select(Transcript.timed)) is True
+        assert db.scalar(select(Transcript.link_url)) is None
+        add_transcript(db, long_id, chunks=1, last_used_at=datetime.now(UTC))
+        db.commit()
+    command.downgrade(config, "0004")
+    with engine.connect() as connection:
+        ids = set(connection.scalars(text("SELECT id FROM video")))
+    assert ids == {"oldVideo001"}

@@ -272,11 +272,18 @@ def test_segments_accept_a_tuple() -> None:
 CUE = "00:00:01.000 --> 00:00:02.000\nhi\n"
 
 
+FORMATS = "'vtt', 'srt', 'segments' or 'text'"
+
+
 @pytest.mark.parametrize(
     ("fmt", "content", "message"),
     [
-        ("txt", "x", "unsupported transcript format 'txt'; expected 'vtt', 'srt' or 'segments'"),
-        ("", "x", "unsupported transcript format ''; expected 'vtt', 'srt' or 'segments'"),
+        (
+            "txt",
+            "x",
+            "unsupported transcript format 'txt'; expected 'vtt', 'srt', 'segments' or 'text'",
+        ),
+        ("", "x", "unsupported transcript format ''; expected 'vtt', 'srt', 'segments' or 'text'"),
         ("vtt", b"WEBVTT", "vtt content must be a string"),
         ("srt", ["x"], "srt content must be a string"),
         ("vtt", "", "line 1: expected the 'WEBVTT' header"),

@@ -42,7 +42,9 @@ def test_empty_input() -> None:
 
 def test_small_transcript_is_one_chunk() -> None:
     captions = [Caption("Hello there.", 0, 2), Caption("General Kenobi!", 2, 1.5)]
-    assert chunk_captions(captions) == [Chunk(0, 0, 3.5, "Hello there. General Kenobi!", 0)]
+    assert chunk_captions(captions) == [
+        Chunk(0, 0, 3.5, "Hello there. General Kenobi!", 0, moments=((0, 0), (13, 2)))
+    ]
 
 
 def test_captions_are_cleaned_and_empty_ones_dropped() -> None:

@@ -66,7 +66,22 @@ class HealthResponse(BaseModel):
     provider: dict[str, str | int]
 
 
-VideoId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{11}$", description="YouTube video id")]
+VideoId = Annotated[
+    str,
+    Field(
+        pattern=r"^[A-Za-z0-9_-]{1,64}$",
+        description="a video id: YouTube's (11 characters), or an upload's own (1 to 64 of "
+        "letters, digits, `_` and `-`)",
+    ),
+]
+LinkUrl = Annotated[
+    str,
+    Field(
+        pattern=r"^https?://[^\s]+$",
+        max_length=2048,
+        description="http(s) link where the video can be watched; citations add `#t=<seconds>`",
+    ),
+]
 LanguageCode = Annotated[str, Field(pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$", max_length=35)]
 
 
@@ -79,12 +94,16 @@ def _printable(value: str | None) -> str | None:
 
 
 class TranscriptUploadIn(RequestBody):
-    video_id: VideoId
+    video_id: VideoId | None = Field(
+        default=None, description="the video's id; the server assigns one when omitted"
+    )
+    url: LinkUrl | None = None
     title: Annotated[str | None, Field(max_length=500), AfterValidator(_printable)] = None
     language: LanguageCode | None = None
-    format: Literal["vtt", "srt", "segments"]
+    format: Literal["vtt", "srt", "segments", "text"]
     content: str | list[dict[str, Any]] = Field(
-        description="WebVTT or SRT text, or for `segments` a list of {text, start, duration}"
+        description="WebVTT or SRT text, plain text (`text`: no timings), or for `segments` a "
+        "list of {text, start, duration}"
     )
 
 
@@ -137,7 +156,9 @@ class AddVideosResponse(BaseModel):
 
 class VideoOut(BaseModel):
     video_id: str
-    url: str
+    url: str | None = Field(
+        description="YouTube's watch page, an upload's own `url`, or null when it links nowhere"
+    )
     title: str | None
     channel: str | None
     language: str
@@ -171,7 +192,11 @@ class SourceOut(BaseModel):
     title: str | None
     start_seconds: float
     end_seconds: float
-    url: str
+    at_seconds: float | None = Field(
+        default=None,
+        description="the moment of the sentence that supports the claim (null: no timings)",
+    )
+    url: str | None = Field(description="opens the video at `at_seconds`; null: links nowhere")
     text: str
 
 

@@ -42,6 +42,9 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from services.video_rag.settings import MAX_EMBEDDING_DIMENSIONS
 
+# Video ids: YouTube's 11 characters, or an upload's own id of 1 to 64 of [A-Za-z0-9_-].
+MAX_VIDEO_ID_LENGTH = 64
+
 # Deterministic constraint names, so that migrations and autogenerate agree.
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -118,7 +121,7 @@ class Video(Base):
 
     __tablename__ = "video"
 
-    id: Mapped[str] = mapped_column(String(11), primary_key=True)
+    id: Mapped[str] = mapped_column(String(MAX_VIDEO_ID_LENGTH), primary_key=True)
     title: Mapped[str | None] = mapped_column(Text)
     channel: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_tz_now())
@@ -172,6 +175,10 @@ class Transcript(Base):
     source: Mapped[str] = mapped_column(String(16))
     embedding_model: Mapped[str] = mapped_column(Text)
     embedding_dimensions: Mapped[int] = mapped_column(Integer)
+    # Uploads: where citations link (a media fragment `#t=` is added), and whether the transcript
+    # has timings at all (plain text has none: its citations carry no moment).
+    link_url: Mapped[str | None] = mapped_column(Text)
+    timed: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
     title: Mapped[str | None] = mapped_column(Text)
     duration_seconds: Mapped[float] = mapped_column(Float)
     chunk_count: Mapped[int] = mapped_column(Integer)
@@ -196,6 +203,9 @@ class TranscriptChunk(Base):
     ordinal: Mapped[int] = mapped_column(Integer)
     start_seconds: Mapped[float] = mapped_column(Float)
     end_seconds: Mapped[float] = mapped_column(Float)
+    # [character offset, start seconds] of each caption in `text`, in order (see Chunk.moments);
+    # declared before `text`, whose name would hide sqlalchemy's `text()` below it.
+    moments: Mapped[list[list[float]]] = mapped_column(JSONB, server_default=text("'[]'::jsonb"))
     text: Mapped[str] = mapped_column(Text)
     # No fixed width: each transcript's model decides (Transcript.embedding_dimensions). Retrieval
     # is an exact scan of one session's chunks, so no index needs a width.
@@ -220,7 +230,7 @@ class SessionVideo(Base):
     session_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("chat_session.id", ondelete="CASCADE"), primary_key=True
     )
-    video_id: Mapped[str] = mapped_column(String(11), primary_key=True)
+    video_id: Mapped[str] = mapped_column(String(MAX_VIDEO_ID_LENGTH), primary_key=True)
     transcript_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), index=True)
     added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 

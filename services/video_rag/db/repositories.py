@@ -20,6 +20,7 @@ from services.video_rag.db.models import (
     TranscriptChunk,
     Video,
 )
+from services.video_rag.domain.chunking import Chunk
 
 
 class SessionRepository:
@@ -155,6 +156,8 @@ class SessionVideoRow:
     added_at: datetime
     transcript_id: uuid.UUID
     owned: bool
+    link_url: str | None
+    timed: bool
 
 
 @dataclass(frozen=True)
@@ -176,6 +179,8 @@ class NewTranscript:
     duration_seconds: float
     chunk_count: int
     embedding_dimensions: int  # the width of its chunks' vectors
+    link_url: str | None = None  # an upload's own link
+    timed: bool = True  # False for plain text: its citations carry no moment
 
 
 class VideoRepository:
@@ -197,6 +202,8 @@ class VideoRepository:
                 SessionVideo.added_at,
                 Transcript.id,
                 Transcript.owner_session_id.is_not(None),
+                Transcript.link_url,
+                Transcript.timed,
             )
             .join(Transcript, Transcript.id == SessionVideo.transcript_id)
             .join(Video, Video.id == SessionVideo.video_id)
@@ -279,22 +286,21 @@ class VideoRepository:
     def insert_chunks(
         self,
         transcript_id: uuid.UUID,
-        chunks: Sequence[tuple[float, float, str]],
+        chunks: Sequence[Chunk],
         embeddings: Sequence[Sequence[float]],
     ) -> None:
-        """Insert a transcript's chunks (start, end, text) with their embeddings, in order."""
+        """Insert a transcript's chunks with their embeddings, in order."""
         rows = [
             {
                 "transcript_id": transcript_id,
                 "ordinal": ordinal,
-                "start_seconds": start,
-                "end_seconds": end,
-                "text": text,
+                "start_seconds": chunk.start_seconds,
+                "end_seconds": chunk.end_seconds,
+                "text": chunk.text,
+                "moments": [list(moment) for moment in chunk.moments],
                 "embedding": embedding,
             }
-            for ordinal, ((start, end, text), embedding) in enumerate(
-                zip(chunks, embeddings, strict=True)
-            )
+            for ordinal, (chunk, embedding) in enumerate(zip(chunks, embeddings, strict=True))
         ]
         if rows:
             self._db.execute(insert(TranscriptChunk), rows)
@@ -342,6 +348,8 @@ def _transcript_values(
         "source": source,
         "embedding_model": new.embedding_model,
         "embedding_dimensions": new.embedding_dimensions,
+        "link_url": new.link_url,
+        "timed": new.timed,
         "title": new.title,
         "duration_seconds": new.duration_seconds,
         "chunk_count": new.chunk_count,
@@ -368,6 +376,9 @@ class TranscriptPassage:
     start_seconds: float
     end_seconds: float
     text: str
+    moments: list[list[float]]
+    link_url: str | None
+    timed: bool
 
 
 class ChatRepository:
@@ -428,6 +439,9 @@ class ChatRepository:
                 TranscriptChunk.start_seconds,
                 TranscriptChunk.end_seconds,
                 TranscriptChunk.text,
+                TranscriptChunk.moments,
+                Transcript.link_url,
+                Transcript.timed,
             )
             .join(Transcript, Transcript.id == SessionVideo.transcript_id)
             .join(Video, Video.id == SessionVideo.video_id)

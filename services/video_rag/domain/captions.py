@@ -160,10 +160,11 @@ def clean_caption_text(text: str) -> str:
 def parse_transcript(fmt: str, content: object) -> list[Caption]:
     """Captions from an uploaded transcript, in document order, with cleaned text.
 
-    `fmt` is ``"vtt"`` or ``"srt"`` (`content` is the file's text) or ``"segments"`` (`content`
+    `fmt` is ``"vtt"`` or ``"srt"`` (`content` is the file's text), ``"segments"`` (`content`
     is a list of ``{"text": str, "start": number, "duration": number}`` objects; ``duration``
-    may be omitted (0) or replaced by ``end``). Cues whose text cleans to nothing are dropped;
-    a transcript with no text at all is an error.
+    may be omitted (0) or replaced by ``end``) or ``"text"`` (plain text without timings: one
+    caption per paragraph, all at 0 s). Cues whose text cleans to nothing are dropped; a
+    transcript with no text at all is an error.
 
     Raises TranscriptFormatError with a client-safe message naming the offending line or
     segment.
@@ -173,9 +174,10 @@ def parse_transcript(fmt: str, content: object) -> list[Caption]:
     normalized = fmt.strip().lower()
     if normalized == "segments":
         return _parse_segments(content)
-    if normalized not in ("vtt", "srt"):
+    if normalized not in ("vtt", "srt", "text"):
         raise TranscriptFormatError(
-            f"unsupported transcript format {_quote(fmt)}; expected 'vtt', 'srt' or 'segments'"
+            f"unsupported transcript format {_quote(fmt)}; "
+            "expected 'vtt', 'srt', 'segments' or 'text'"
         )
     if not isinstance(content, str):
         raise TranscriptFormatError(f"{normalized} content must be a string")
@@ -183,6 +185,8 @@ def parse_transcript(fmt: str, content: object) -> list[Caption]:
         raise TranscriptFormatError(
             f"transcript is too large: {len(content)} characters (limit {MAX_TRANSCRIPT_CHARS})"
         )
+    if normalized == "text":
+        return _parse_plain_text(content)
     lines = content.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n").split("\n")
     first_cue_line = _skip_vtt_header(lines) if normalized == "vtt" else 0
     cues = _parse_cue_blocks(lines, first_cue_line, vtt=normalized == "vtt")
@@ -335,6 +339,17 @@ def _captions_from_cues(cues: list[_RawCue]) -> list[Caption]:
             captions.append(Caption(text, cue.start_ms / 1000, (cue.end_ms - cue.start_ms) / 1000))
     if not captions:
         raise TranscriptFormatError("transcript contains no caption text")
+    return captions
+
+
+def _parse_plain_text(content: str) -> list[Caption]:
+    """Plain text: one untimed caption per paragraph (blank-line separated)."""
+    paragraphs = re.split(r"\n\s*\n", content.removeprefix("\ufeff").replace("\r\n", "\n"))
+    captions = [
+        Caption(text, 0.0, 0.0) for text in (clean_caption_text(p) for p in paragraphs) if text
+    ]
+    if not captions:
+        raise TranscriptFormatError("the transcript has no text")
     return captions
 
 

@@ -18,7 +18,8 @@ Chunks are also bounded in time, so that a citation's timestamp lands near what 
 takes no further caption that starts more than `max_seconds` after the chunk's start (it always
 takes at least one new caption), and its overlap reaches back at most a third of `max_seconds`.
 Dense speech fills `max_chars` first; sparse captions (talks with pauses, uploaded outlines) are
-cut by time.
+cut by time. Each chunk keeps where each of its captions starts (`Chunk.moments`), so that a
+citation can point at the sentence it cites rather than at the chunk's start.
 """
 
 from __future__ import annotations
@@ -62,6 +63,9 @@ class Chunk:
     end_seconds: float
     text: str
     overlap_chars: int = 0
+    moments: tuple[tuple[int, float], ...] = ()
+    """Where each caption (or piece of a long one) starts in `text`: (character offset, start
+    seconds), in order, the first at offset 0; `moments.seconds_at` reads it."""
 
 
 def chunk_captions(
@@ -122,6 +126,11 @@ def chunk_captions(
                     stop = candidate
                     break
 
+        moments: list[tuple[int, float]] = []
+        offset = 0
+        for unit in range(first, stop):
+            moments.append((offset, starts[unit]))
+            offset += lengths[unit] + 1
         chunks.append(
             Chunk(
                 ordinal=len(chunks),
@@ -129,6 +138,7 @@ def chunk_captions(
                 end_seconds=max(ends[first:stop]),
                 text=" ".join(texts[first:stop]),
                 overlap_chars=overlap_length,
+                moments=tuple(moments),
             )
         )
         if stop >= count:

@@ -11,10 +11,10 @@ backtick code (``arr[1]``, fenced blocks) is never touched.
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Mapping
 from typing import Final
 
-__all__ = ["MAX_RANGE_SPAN", "extract_citations"]
+__all__ = ["MAX_RANGE_SPAN", "extract_citations", "renumber_citations"]
 
 MAX_RANGE_SPAN: Final = 20
 
@@ -71,6 +71,19 @@ def _clean_once(answer: str, valid: Collection[int]) -> str:
             position += len(rest) - len(rest.lstrip(" \t"))
         elif out != left and (not rest or rest[0] in _BREAKS_AFTER_REMOVAL):
             out = left  # no doubled space, no space before punctuation
+    return out + answer[position:]
+
+
+def renumber_citations(answer: str, numbers: Mapping[int, int]) -> str:
+    """Rewrite each ``[n]`` marker (outside code) as ``[numbers[n]]``; markers of numbers not in
+    `numbers` are kept as they are."""
+    out = ""
+    position = 0
+    for marker in _markers(answer):
+        cited = _numbers(marker)
+        out += answer[position : marker.start()]
+        out += "".join(f"[{numbers.get(n, n)}]" for n in cited)
+        position = marker.end()
     return out + answer[position:]
 
 

@@ -105,6 +105,12 @@ class Passage:
     start_seconds: float
     end_seconds: float
     text: str
+    moments: Sequence[Sequence[float]] = ()
+    """[character offset, seconds] of each caption in `text` (see `domain.moments`)."""
+    link_url: str | None = None
+    """An upload's own link; YouTube videos link to YouTube."""
+    timed: bool = True
+    """False for a transcript without timings (plain text): no moment to cite."""
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Final, Literal
 
+from services.video_rag.domain.moments import best_excerpt
 from services.video_rag.domain.prompts import Passage, content_words, format_timestamp
 
 WholeVideoKind = Literal["summary", "comparison"]
@@ -113,8 +114,12 @@ def _outline_lines(passages: Sequence[Passage], parts: int) -> list[str]:
         if best is not None:
             _, passage, sentence = best
             quote = sentence if len(sentence) <= _MAX_QUOTE_CHARS else _clip(sentence)
-            when = format_timestamp(passage.start_seconds)
-            lines.append(f'- {when} "{quote}" [{passage.number}]')
+            if passage.timed:
+                at = best_excerpt(passage.text, passage.moments, sentence).at_seconds
+                when = format_timestamp(passage.start_seconds if at is None else at) + " "
+            else:
+                when = ""
+            lines.append(f'- {when}"{quote}" [{passage.number}]')
     return lines
 
 

@@ -120,6 +120,22 @@ def _query_id(query: str) -> tuple[bool, str | None]:
     return True, value
 
 
+def video_link(
+    video_id: str, link_url: str | None = None, at_seconds: float | None = None
+) -> str | None:
+    """Where a citation of `video_id` at `at_seconds` links: an upload's own `link_url` with a
+    media fragment (``#t=84``), else YouTube's watch page when the id is a YouTube id, else
+    nowhere (None)."""
+    if link_url:
+        base = link_url.split("#", 1)[0]
+        if at_seconds is None or not math.isfinite(at_seconds) or at_seconds < 0:
+            return base
+        return f"{base}#t={math.floor(at_seconds)}"
+    if VIDEO_ID_PATTERN.fullmatch(video_id):
+        return watch_url(video_id, at_seconds)
+    return None
+
+
 def watch_url(video_id: str, start_seconds: float | None = None) -> str:
     """The canonical watch link for `video_id`, starting at `start_seconds` (floored to whole
     seconds, as ``&t=84s``) when given.

@@ -15,6 +15,7 @@ import sys
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final, Literal, Protocol
 
+from services.video_rag.domain.moments import best_excerpt
 from services.video_rag.domain.prompts import (
     CONDENSE_INSTRUCTIONS,
     NO_ANSWER,
@@ -447,7 +448,10 @@ class OfflineExtractiveAnswerer:
     @staticmethod
     def _cite(passage: Passage, quote: str) -> str:
         video = f'"{passage.title}"' if passage.title else f"video {passage.video_id}"
-        when = format_timestamp(passage.start_seconds)
+        if not passage.timed:
+            return f'From {video}: "{quote}" [{passage.number}]'
+        at = best_excerpt(passage.text, passage.moments, quote).at_seconds
+        when = format_timestamp(passage.start_seconds if at is None else at)
         return f'From {video} at {when}: "{quote}" [{passage.number}]'
 
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from services.video_rag.domain.citations import extract_citations
+from services.video_rag.domain.citations import extract_citations, renumber_citations
 from services.video_rag.domain.errors import (
     InvalidRequest,
     LlmError,
@@ -30,6 +30,7 @@ from services.video_rag.domain.errors import (
     UpstreamTimeout,
     VideoNotFound,
 )
+from services.video_rag.domain.moments import best_excerpt, claims_by_marker
 from services.video_rag.domain.prompts import (
     NO_ANSWER,
     HistoryMessage,
@@ -39,7 +40,7 @@ from services.video_rag.domain.prompts import (
     trim_history,
 )
 from services.video_rag.domain.whole_video import videos_named, whole_video_kind
-from services.video_rag.domain.youtube_urls import watch_url
+from services.video_rag.domain.youtube_urls import video_link
 from services.video_rag.service.sessions import authenticate, lifetime, require_token
 
 if TYPE_CHECKING:
@@ -56,14 +57,18 @@ HISTORY_MESSAGES = 20
 
 @dataclass(frozen=True)
 class Source:
-    """A cited passage: `id` is the number of its [n] marker in the answer."""
+    """A cited passage: `id` is the number of its [n] marker in the answer (sources are numbered
+    in order of first citation); `at_seconds` is the moment of the sentence that supports the
+    claim (None for an untimed transcript), `text` that sentence; `start_seconds`..`end_seconds`
+    is the whole passage; `url` opens the video at `at_seconds` (None when it links nowhere)."""
 
     id: int
     video_id: str
     title: str | None
     start_seconds: float
     end_seconds: float
-    url: str
+    at_seconds: float | None
+    url: str | None
     text: str
 
 
@@ -172,10 +177,17 @@ def prepare_question(
 
 
 def store_answer(deps: Dependencies, prepared: PreparedQuestion, raw: str) -> ChatAnswer:
-    """Keep the citations of `raw` that name retrieved passages and store the exchange."""
+    """Keep the citations of `raw` that name retrieved passages, number them in order of first
+    citation, find the moment each one cites, and store the exchange."""
     answer, cited = extract_citations(raw, {p.number for p in prepared.passages})
+    numbers = {passage: number for number, passage in enumerate(cited, start=1)}
+    answer = renumber_citations(answer, numbers)
+    claims = claims_by_marker(answer)
     by_number = {p.number: p for p in prepared.passages}
-    sources = [_source(by_number[n]) for n in cited]
+    sources = [
+        _source(number, by_number[passage], claims.get(number, ""), prepared.question)
+        for passage, number in numbers.items()
+    ]
     with deps.uow() as uow:
         session = authenticate(uow, prepared.token_hash, deps.clock())
         # One exchange at a time per session, so that its two rows take consecutive positions
@@ -275,6 +287,9 @@ def _retrieve(
             start_seconds=chunk.start_seconds,
             end_seconds=chunk.end_seconds,
             text=chunk.text,
+            moments=chunk.moments,
+            link_url=chunk.link_url,
+            timed=chunk.timed,
         )
         for index, chunk in enumerate(chunks, start=1)
     ]
@@ -289,7 +304,17 @@ def _whole_videos(
     with deps.uow() as uow:
         rows = uow.chat.whole_transcripts(session_id, video_ids)
     passages = [
-        Passage(i, row.video_id, row.title, row.start_seconds, row.end_seconds, row.text)
+        Passage(
+            i,
+            row.video_id,
+            row.title,
+            row.start_seconds,
+            row.end_seconds,
+            row.text,
+            row.moments,
+            row.link_url,
+            row.timed,
+        )
         for i, row in enumerate(rows, start=1)
     ]
     budget = deps.settings.whole_video_token_budget
@@ -298,8 +323,18 @@ def _whole_videos(
     parts = _parts(passages, budget // 4)  # room for several videos' notes in one answer
     notes = [_call_model(functools.partial(answerer.part_notes, part)) for part in parts]
     return [
-        Passage(i, part[0].video_id, part[0].title, part[0].start_seconds, part[-1].end_seconds, n)
-        for i, (part, n) in enumerate(zip(parts, notes, strict=True), start=1)
+        Passage(
+            i,
+            part[0].video_id,
+            part[0].title,
+            part[0].start_seconds,
+            part[-1].end_seconds,
+            note,
+            moments=[[0, part[0].start_seconds]],  # a note stands for its part: cite its start
+            link_url=part[0].link_url,
+            timed=part[0].timed,
+        )
+        for i, (part, note) in enumerate(zip(parts, notes, strict=True), start=1)
     ]
 
 
@@ -319,13 +354,18 @@ def _parts(passages: Sequence[Passage], tokens_per_part: int) -> list[list[Passa
     return parts
 
 
-def _source(passage: Passage) -> Source:
+def _source(number: int, passage: Passage, claim: str, question: str) -> Source:
+    excerpt = best_excerpt(passage.text, passage.moments, claim, question, passage.timed)
+    at = excerpt.at_seconds
+    if at is None and passage.timed:  # a chunk stored before moments were kept: its start
+        at = passage.start_seconds
     return Source(
-        id=passage.number,
+        id=number,
         video_id=passage.video_id,
         title=passage.title,
         start_seconds=passage.start_seconds,
         end_seconds=passage.end_seconds,
-        url=watch_url(passage.video_id, passage.start_seconds),
-        text=passage.text,
+        at_seconds=at,
+        url=video_link(passage.video_id, passage.link_url, at),
+        text=excerpt.text,
     )

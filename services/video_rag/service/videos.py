@@ -7,20 +7,21 @@ one request are processed concurrently, results come back in input order.
 
 from __future__ import annotations
 
+import secrets
 import threading
 import uuid
 import weakref
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Literal
 
 from services.video_rag.domain.captions import Caption, TranscriptFormatError, parse_transcript
 from services.video_rag.domain.chunking import Chunk, chunk_captions
 from services.video_rag.domain.errors import InvalidRequest, SessionNotFound, VideoNotFound
-from services.video_rag.domain.youtube_urls import parse_video_reference
+from services.video_rag.domain.youtube_urls import parse_video_reference, video_link
 from services.video_rag.service.sessions import authenticate, lifetime, require_token
 
 if TYPE_CHECKING:
@@ -54,6 +55,8 @@ class Upload:
     title: str | None
     language: str
     captions: list[Caption]
+    link_url: str | None = None
+    timed: bool = True
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,7 @@ class VideoView:
     duration_seconds: float
     chunks: int
     added_at: datetime
+    url: str | None  # where the video is watched: YouTube, an upload's own link, or nowhere
 
 
 @dataclass(frozen=True)
@@ -124,11 +128,12 @@ _video_locks = _KeyedLocks()
 class UploadInput:
     """An uploaded transcript as the request carried it (content not yet parsed)."""
 
-    video_id: str
+    video_id: str | None
     title: str | None
     language: str | None
     format: str
     content: object
+    url: str | None = None
 
 
 def prepare_items(
@@ -166,6 +171,9 @@ def _url_item(url: str) -> AddItem:
 
 
 def _upload_item(upload: UploadInput, default_language: str, max_characters: int) -> AddItem:
+    # An upload without an id gets one that cannot be taken for a YouTube id (not 11 characters).
+    video_id = upload.video_id or f"upload-{secrets.token_urlsafe(12)}"
+    upload = replace(upload, video_id=video_id)
     content_size = len(upload.content) if isinstance(upload.content, str) else 0
     if content_size > max_characters:
         error = ItemError(
@@ -173,15 +181,14 @@ def _upload_item(upload: UploadInput, default_language: str, max_characters: int
             f"the transcript is too long ({content_size} characters; "
             f"the limit is {max_characters})",
         )
-        return AddItem(upload.video_id, upload.video_id, error=error)
+        return AddItem(video_id, video_id, error=error)
     try:
         captions = parse_transcript(upload.format, upload.content)
     except TranscriptFormatError as exc:
-        return AddItem(
-            upload.video_id, upload.video_id, error=ItemError("invalid_transcript", str(exc))
-        )
+        return AddItem(video_id, video_id, error=ItemError("invalid_transcript", str(exc)))
     language = upload.language or default_language
-    return AddItem(upload.video_id, upload.video_id, Upload(upload.title, language, captions))
+    parsed = Upload(upload.title, language, captions, upload.url, upload.format != "text")
+    return AddItem(video_id, video_id, parsed)
 
 
 def add_requested_videos(
@@ -353,7 +360,7 @@ def _fetch_and_store(
         uow.videos.ensure_video(video_id, metadata.title, metadata.channel, deps.clock())
         transcript_id = uow.videos.insert_shared_transcript(new, deps.clock())
         if transcript_id is not None:
-            uow.videos.insert_chunks(transcript_id, _spans(chunks), vectors)
+            uow.videos.insert_chunks(transcript_id, chunks, vectors)
         else:  # another process stored the same transcript meanwhile: use theirs
             transcript_id = next(
                 (
@@ -392,12 +399,14 @@ def _store_upload(
         duration_seconds=_duration(upload.captions),
         chunk_count=len(chunks),
         embedding_dimensions=len(vectors[0]),
+        link_url=upload.link_url,
+        timed=upload.timed,
     )
     with deps.uow() as uow:
         _claim_session(deps, uow, session_id)
         uow.videos.ensure_video(video_id, None, None, deps.clock())
         transcript_id = uow.videos.insert_uploaded_transcript(new, session_id, deps.clock())
-        uow.videos.insert_chunks(transcript_id, _spans(chunks), vectors)
+        uow.videos.insert_chunks(transcript_id, chunks, vectors)
         view = _link_in(deps, uow, session_id, video_id, transcript_id)
     if view is None:  # pragma: no cover - an upload belongs to this session; nobody else deletes it
         raise ItemFailed("invalid_transcript", "the upload could not be stored; retry")
@@ -426,10 +435,6 @@ def _chunk_and_embed(
     return chunks, vectors
 
 
-def _spans(chunks: Sequence[Chunk]) -> list[tuple[float, float, str]]:
-    return [(chunk.start_seconds, chunk.end_seconds, chunk.text) for chunk in chunks]
-
-
 def _duration(captions: Sequence[Caption]) -> float:
     return max((caption.end for caption in captions), default=0.0)
 
@@ -444,4 +449,5 @@ def _view(row: SessionVideoRow) -> VideoView:
         duration_seconds=row.duration_seconds,
         chunks=row.chunks,
         added_at=row.added_at,
+        url=video_link(row.video_id, row.link_url),
     )

@@ -15,7 +15,6 @@ from services.video_rag.api.schemas import (
     VideosResponse,
 )
 from services.video_rag.bootstrap import get_dependencies
-from services.video_rag.domain.youtube_urls import watch_url
 from services.video_rag.service import videos as service
 from services.video_rag.service.sessions import session_key
 
@@ -34,7 +33,7 @@ def add_videos(req: func.HttpRequest) -> func.HttpResponse:
 def list_videos(req: func.HttpRequest) -> func.HttpResponse:
     videos = service.list_videos(get_dependencies(), token_of(req))
     return json_response(
-        VideosResponse(videos=[VideoOut(url=watch_url(v.video_id), **vars(v)) for v in videos])
+        VideosResponse(videos=[VideoOut.model_validate(v, from_attributes=True) for v in videos])
     )
 
 
@@ -44,9 +43,9 @@ def remove_video(req: func.HttpRequest) -> func.HttpResponse:
 
 
 def _result(result: service.AddResult) -> AddVideoResultOut:
-    video = vars(result.video) if result.video is not None else {}
-    video.pop("video_id", None)
-    video.pop("added_at", None)
+    video = dict(vars(result.video)) if result.video is not None else {}
+    for key in ("video_id", "added_at", "url"):  # a copy: VideoView is frozen
+        video.pop(key, None)
     error = ItemErrorOut(**vars(result.error)) if result.error is not None else None
     return AddVideoResultOut(
         input=result.input, video_id=result.video_id, status=result.status, error=error, **video
