@@ -120,13 +120,13 @@ class FunctionDispatcher:
         rel = relative_path(path, self.route_prefix)
         resolved = self.routes.resolve(method, rel) if rel is not None else None
         if resolved is None:
-            logger.info("%s %s -> 404 (no matching function)", method, path)
+            logger.info("%s %r -> 404 (no matching function)", method, path)
             return error_response(
                 404, "not_found", f"No function matches the path '{path}'.", request_id
             )
         if isinstance(resolved, MethodNotAllowed):
             allow = ", ".join(resolved.allowed)
-            logger.info("%s %s -> 405 (allowed: %s)", method, path, allow)
+            logger.info("%s %r -> 405 (allowed: %s)", method, path, allow)
             return error_response(
                 405,
                 "method_not_allowed",
@@ -144,7 +144,7 @@ class FunctionDispatcher:
             try:
                 trigger_value = await to_http_request(request, resolved.params)
             except ClientDisconnect:
-                logger.info("%s %s: the client disconnected before sending the body", method, path)
+                logger.info("%s %r: the client disconnected before sending the body", method, path)
                 return Response(status_code=400)
         invocation_id = str(uuid.uuid4())
         logger.info(

@@ -85,7 +85,7 @@ def test_the_first_delta_arrives_while_the_model_is_still_writing(
     ) as response:
         assert response.status_code == 200
         assert response.headers["content-type"] == "text/event-stream; charset=utf-8"
-        assert response.headers["cache-control"] == "no-cache"
+        assert response.headers["cache-control"] == "no-store"
         assert response.headers["x-request-id"]
         for event in parse_events(response.iter_lines()):
             events.append(event)

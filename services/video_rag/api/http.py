@@ -102,8 +102,13 @@ def json_response(
         payload = body.model_dump_json()
     else:
         payload = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
-    # An explicit header: the Python worker drops the charset of non-text mimetypes.
-    all_headers = {"Content-Type": JSON_CONTENT_TYPE, **(headers or {})}
+    # An explicit header: the Python worker drops the charset of non-text mimetypes. No cache may
+    # keep an answer: they carry session ids and a session's private data.
+    all_headers = {
+        "Content-Type": JSON_CONTENT_TYPE,
+        "Cache-Control": "no-store",
+        **(headers or {}),
+    }
     return func.HttpResponse(
         payload,
         status_code=status,
@@ -142,8 +147,9 @@ def event_stream(events: AsyncIterator[tuple[str, Any]]) -> Response:
     return StreamingResponse(
         body(),
         media_type=f"{EVENT_STREAM_MIMETYPE}; charset=utf-8",
-        # No caching, and no buffering by proxies that honour it (nginx): events go out at once.
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        # Not stored by any cache, and not buffered by proxies that honour it (nginx): events go
+        # out at once.
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )
 
 
@@ -181,22 +187,45 @@ def parse_json[ModelT: BaseModel](
         raise RequestError("invalid_json", "the request body must be a JSON object")
     try:
         data = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+    except (ValueError, RecursionError) as exc:  # ValueError: JSONDecodeError, huge integers
         raise RequestError("invalid_json", f"the request body is not valid JSON: {exc}") from None
     if not isinstance(data, dict):
         raise RequestError("invalid_json", "the request body must be a JSON object")
-    _reject_lone_surrogates(data)
+    _check_structure(data)
     return model.model_validate(data)
 
 
-def _reject_lone_surrogates(data: Any) -> None:
-    """Reject `\\ud800`-style escapes: they decode to strings that are not Unicode."""
+MAX_JSON_DEPTH = 32
+"""No request of the API nests deeper than a few levels; deeper bodies are refused outright."""
+
+
+def _check_structure(data: Any) -> None:
+    """Refuse bodies nested deeper than MAX_JSON_DEPTH and `\\ud800`-style escapes (they decode
+    to strings that are not Unicode). Iterative: no body can exhaust the recursion limit."""
+    pending: list[tuple[Any, int]] = [(data, 1)]
+    while pending:
+        value, depth = pending.pop()
+        if depth > MAX_JSON_DEPTH:
+            raise RequestError(
+                "invalid_json", f"the request body is nested deeper than {MAX_JSON_DEPTH} levels"
+            )
+        if isinstance(value, dict):
+            pending.extend((key, depth) for key in value)
+            pending.extend((item, depth + 1) for item in value.values())
+        elif isinstance(value, list):
+            pending.extend((item, depth + 1) for item in value)
+        elif isinstance(value, str) and not _is_unicode(value):
+            raise RequestError(
+                "invalid_json", "the request body contains an invalid \\u escape (a lone surrogate)"
+            )
+
+
+def _is_unicode(text: str) -> bool:
     try:
-        json.dumps(data, ensure_ascii=False).encode("utf-8")
+        text.encode("utf-8")
     except UnicodeEncodeError:
-        raise RequestError(
-            "invalid_json", "the request body contains an invalid \\u escape (a lone surrogate)"
-        ) from None
+        return False
+    return True
 
 
 def session_token(req: func.HttpRequest) -> str | None:
@@ -315,7 +344,8 @@ def _dispatch(req: func.HttpRequest, handler: Handler) -> func.HttpResponse | Re
     try:
         return handler(req)
     except Exception as exc:  # the contract: never a stack trace, always JSON
-        code, message, details, headers = _error_of(exc, f"in {req.method} {_path_of(req)}")
+        # The path as a Python literal: a newline in it cannot forge a log line.
+        code, message, details, headers = _error_of(exc, f"in {req.method} {_path_of(req)!r}")
         return error_response(code, message, details, headers)
 
 

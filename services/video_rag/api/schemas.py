@@ -7,6 +7,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue, PlainSerializer
 
+from services.video_rag.domain.youtube_urls import ANY_VIDEO_ID
+
 
 def _iso_utc(value: datetime) -> str:
     return value.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
@@ -69,7 +71,7 @@ class HealthResponse(BaseModel):
 VideoId = Annotated[
     str,
     Field(
-        pattern=r"^[A-Za-z0-9_-]{1,64}$",
+        pattern=f"^{ANY_VIDEO_ID}$",
         description="a video id: YouTube's (11 characters), or an upload's own (1 to 64 of "
         "letters, digits, `_` and `-`)",
     ),

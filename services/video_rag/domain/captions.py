@@ -29,9 +29,12 @@ MAX_TRANSCRIPT_CHARS: Final = 2_000_000
 """Largest accepted raw transcript (characters of VTT/SRT content, or of segment text)."""
 
 MAX_CAPTIONS: Final = 50_000
+MAX_MEDIA_SECONDS: Final = 48 * 3600
+"""No caption of an upload starts or lasts past this (a 10-hour lecture fits with room to spare);
+larger times are mistakes or attacks (1e308 made the duration infinite)."""
 """Most cues/segments accepted in one transcript."""
 
-TRANSCRIPT_FORMATS: Final = ("vtt", "srt", "segments")
+TRANSCRIPT_FORMATS: Final = ("vtt", "srt", "segments", "text")
 
 _QUOTE_LIMIT: Final = 40
 
@@ -410,6 +413,10 @@ def _seconds(value: object, where: str, field: str) -> float:
         raise TranscriptFormatError(f"{where}: '{field}' must be a finite number")
     if seconds < 0:
         raise TranscriptFormatError(f"{where}: '{field}' must not be negative")
+    if seconds > MAX_MEDIA_SECONDS:
+        raise TranscriptFormatError(
+            f"{where}: '{field}' is past {MAX_MEDIA_SECONDS // 3600} hours, longer than any video"
+        )
     return seconds
 
 

@@ -21,6 +21,9 @@ __all__ = [
 ]
 
 VIDEO_ID_PATTERN: Final = re.compile(r"[A-Za-z0-9_-]{11}")
+ANY_VIDEO_ID: Final = r"[A-Za-z0-9_-]{1,64}"
+"""A video id the API accepts: YouTube's, or an upload's own (1 to 64 of these characters)."""
+ANY_VIDEO_ID_PATTERN: Final = re.compile(ANY_VIDEO_ID)
 """A YouTube video id: exactly 11 URL-safe base64 characters (use with ``fullmatch``)."""
 
 MAX_REFERENCE_LENGTH: Final = 2048

@@ -26,6 +26,7 @@ from services.video_rag.domain.errors import (
     LlmError,
     NoVideos,
     RateLimited,
+    SessionNotFound,
     UpstreamError,
     UpstreamTimeout,
     VideoNotFound,
@@ -191,8 +192,10 @@ def store_answer(deps: Dependencies, prepared: PreparedQuestion, raw: str) -> Ch
     with deps.uow() as uow:
         session = authenticate(uow, prepared.token_hash, deps.clock())
         # One exchange at a time per session, so that its two rows take consecutive positions
-        # even when questions of the same session are answered at the same moment.
-        uow.sessions.lock(session.id)
+        # even when questions of the same session are answered at the same moment; a session
+        # ended meanwhile stores nothing.
+        if not uow.sessions.lock(session.id):
+            raise SessionNotFound()
         message_id = uow.chat.add_exchange(
             session.id, prepared.question, answer, [vars(s) for s in sources], deps.clock()
         )

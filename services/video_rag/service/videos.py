@@ -21,7 +21,11 @@ from typing import TYPE_CHECKING, Literal
 from services.video_rag.domain.captions import Caption, TranscriptFormatError, parse_transcript
 from services.video_rag.domain.chunking import Chunk, chunk_captions
 from services.video_rag.domain.errors import InvalidRequest, SessionNotFound, VideoNotFound
-from services.video_rag.domain.youtube_urls import parse_video_reference, video_link
+from services.video_rag.domain.youtube_urls import (
+    ANY_VIDEO_ID_PATTERN,
+    parse_video_reference,
+    video_link,
+)
 from services.video_rag.service.sessions import authenticate, lifetime, require_token
 
 if TYPE_CHECKING:
@@ -242,6 +246,8 @@ def remove_video(deps: Dependencies, token: str | None, video_id: str) -> None:
     token_hash = require_token(token)
     with deps.uow() as uow:
         session = authenticate(uow, token_hash, deps.clock(), lifetime(deps.settings))
+        if not ANY_VIDEO_ID_PATTERN.fullmatch(video_id):  # e.g. a NUL: no video has that id
+            raise VideoNotFound()
         if uow.videos.unlink(session.id, video_id) is None:
             raise VideoNotFound()
         uow.commit()
