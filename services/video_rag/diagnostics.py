@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextvars
 import json
 import logging
-import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -41,7 +40,6 @@ _SECRET_FIELDS = frozenset(
         "applicationinsights_connection_string",
     }
 )
-_URL_USERINFO = re.compile(r"(?<=://)[^/@\s]+@")
 
 
 def current_invocation_id() -> str | None:
@@ -103,7 +101,7 @@ def masked_configuration(settings: Settings) -> dict[str, Any]:
         elif name == "database_url":
             resolved[name] = _masked_database_url(value)
         elif isinstance(value, str):
-            resolved[name] = _URL_USERINFO.sub("***@", value)
+            resolved[name] = _without_credentials(value)
         elif isinstance(value, tuple):
             resolved[name] = list(value)
         else:
@@ -137,6 +135,15 @@ def configure_telemetry(settings: Settings) -> bool:
         logger.warning("Application Insights export not configured: %s", type(exc).__name__)
         return False
     return True
+
+
+def _without_credentials(value: str) -> str:
+    """`value` with the credentials of a URL (everything between `://` and its last `@`, which
+    covers unencoded passwords holding `@`, `:` or `/`) replaced by `***`."""
+    scheme, separator, rest = value.partition("://")
+    if not separator or "@" not in rest:
+        return value
+    return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
 
 
 def _masked_database_url(url: str | None) -> str | None:

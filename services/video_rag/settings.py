@@ -212,8 +212,9 @@ def normalize_database_url(raw: str) -> str:
         return _url_from_keyword_string(raw).render_as_string(hide_password=False)
     try:
         url = make_url(raw)
-    except ArgumentError as exc:
-        raise ValueError("not a connection URL") from exc
+    except (ArgumentError, ValueError):  # e.g. int() of a "port" that is part of a password
+        # Never chain or quote the parser's error: its text can hold pieces of the password.
+        raise ValueError("not a connection URL (a password with @ : / must be %-encoded)") from None
     if url.get_backend_name() not in {"postgresql", "postgres"}:
         raise ValueError("not a PostgreSQL URL")
     return url.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
