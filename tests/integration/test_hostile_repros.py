@@ -5,6 +5,7 @@ stored. (See also test_hostile_input.py.)"""
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any
 
 import pytest
@@ -107,3 +108,48 @@ def test_a_newline_in_the_path_cannot_forge_a_log_line(caplog: pytest.LogCapture
     assert response.status_code == 404
     assert "\n[2026-01-01] FORGED" not in caplog.text
     assert any("FORGED" in record.getMessage() for record in caplog.records)
+
+
+class GatedEmbeddings:
+    """Embeds instantly, except texts containing SLOW, which wait until the test opens the gate."""
+
+    def __init__(self) -> None:
+        self.gate = threading.Event()
+        self.waiting = threading.Event()
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        if any("SLOW" in text for text in texts):
+            self.waiting.set()
+            assert self.gate.wait(30)
+        return [[1.0, 0.0, 0.0] for _ in texts]
+
+    def embed_query(self, text: str) -> list[float]:
+        return [1.0, 0.0, 0.0]
+
+
+def test_a_private_upload_never_waits_for_another_sessions_upload(deps: Dependencies) -> None:
+    embedder = GatedEmbeddings()
+    deps.embedder = embedder
+    results: dict[str, Any] = {}
+
+    def upload(name: str, text: str) -> None:
+        headers = new_session()
+        content = f"WEBVTT\n\n00:00:01.000 --> 00:00:04.000\n{text}\n"
+        item = {"video_id": "popularvid1", "format": "vtt", "content": content}
+        response = invoke("POST", "videos", headers=headers, json_body={"transcripts": [item]})
+        results[name] = body_of(response)["videos"][0]["status"]
+
+    slow = threading.Thread(target=upload, args=("a", "SLOW and big upload"), daemon=True)
+    slow.start()
+    try:
+        assert embedder.waiting.wait(30)  # session A holds its upload of popularvid1
+        quick = threading.Thread(target=upload, args=("b", "one cue"), daemon=True)
+        quick.start()
+        quick.join(15)
+        assert not quick.is_alive(), "session B waited for session A's private upload"
+        assert results["b"] == "added"
+        assert "a" not in results
+    finally:
+        embedder.gate.set()
+        slow.join(30)
+    assert results["a"] == "added"

@@ -123,8 +123,9 @@ class _Lock:
         self.lock = threading.Lock()
 
 
-# Within one worker process, concurrent adds of the same video wait for each other, so the
-# transcript is fetched and embedded once; across processes the database's unique index decides.
+# Within one worker process, concurrent adds of the same YouTube video wait for each other, so
+# the transcript is fetched and embedded once (across processes the database's unique index
+# decides); uploads are keyed by session too, so no session ever waits for another's upload.
 _video_locks = _KeyedLocks()
 
 
@@ -259,8 +260,11 @@ def _add_one(
     if item.error is not None or item.video_id is None:
         return AddResult(item.input, item.video_id, "failed", error=item.error)
     video_id = item.video_id
+    # Only a shared YouTube transcript is worth waiting for (it is fetched and embedded once);
+    # an upload is private, so it waits only for the same session adding the same id.
+    lock_key = video_id if item.upload is None else f"{session_id}/{video_id}"
     try:
-        with _video_locks.hold(video_id):
+        with _video_locks.hold(lock_key):
             existing = _session_video(deps, session_id, video_id)
             if existing is not None:
                 return AddResult(item.input, video_id, "already_added", video=_view(existing))
