@@ -411,11 +411,6 @@ class ChatRepository:
         started, count = self._db.execute(statement).one()
         return started, int(count)
 
-    def session_video_ids(self, session_id: uuid.UUID) -> list[str]:
-        """The ids of the videos the session has."""
-        query = select(SessionVideo.video_id).where(SessionVideo.session_id == session_id)
-        return list(self._db.scalars(query))
-
     def session_video_titles(self, session_id: uuid.UUID) -> dict[str, str | None]:
         """The session's videos (id -> the title it sees), in the order they were added."""
         query = (
