@@ -79,8 +79,6 @@ class RetrievedChunk:
     text_rank: int | None
     # The reciprocal rank fusion score, sum of 1 / (rrf_k + rank) over both sides; higher is better.
     score: float
-    # Cosine similarity of the chunk's embedding to the query's (1 = same direction).
-    similarity: float
     # [character offset, seconds] of each caption in `text` (see Chunk.moments); [] for chunks
     # stored before they were kept.
     moments: list[list[float]]
@@ -247,7 +245,7 @@ def _session_chunks(filtered: bool, *columns: Any) -> Select[Any]:
 def _vector_side(filtered: bool) -> CTE:
     """(chunk_id, rank) of the `vector_limit` nearest chunks by cosine distance, ties by id. The
     query vector is bound with the column's type, so it travels as a `pgvector.Vector`."""
-    query_embedding = _query_embedding()
+    query_embedding = bindparam("query_embedding", type_=TranscriptChunk.embedding.type)
     distance = TranscriptChunk.embedding.cosine_distance(query_embedding).label("distance")
     nearest = (
         _session_chunks(filtered, TranscriptChunk.id.label("chunk_id"), distance)
@@ -293,11 +291,6 @@ def _reciprocal_rank(rank: ColumnElement[Any]) -> ColumnElement[Any]:
     return literal_column("1.0", Double()) / (bindparam("rrf_k", type_=Double()) + rank)
 
 
-def _query_embedding() -> Any:
-    """The query vector, bound with the column's type (so it travels as a `pgvector.Vector`)."""
-    return bindparam("query_embedding", type_=TranscriptChunk.embedding.type)
-
-
 def _with_chunk_details(ranked: CTE) -> Select[Any]:
     """The top `k` of `ranked` (chunk_id, vector_rank, text_rank, score) as `RetrievedChunk`
     columns: by score, then vector rank (absent last), then chunk id."""
@@ -312,7 +305,6 @@ def _with_chunk_details(ranked: CTE) -> Select[Any]:
             ranked.c.vector_rank,
             ranked.c.text_rank,
             ranked.c.score,
-            (1 - TranscriptChunk.embedding.cosine_distance(_query_embedding())).label("similarity"),
             TranscriptChunk.moments,
             Transcript.link_url,
             Transcript.timed,

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from services.video_rag.domain.prompts import content_words
+from services.video_rag.domain.prompts import terms
 
 _SENTENCE: Final = re.compile(r"[^.!?…]*[.!?…]+[\"'”’)\]]*|[^.!?…]+$")
 MAX_EXCERPT_CHARS: Final = 240
@@ -89,19 +89,3 @@ def claims_by_marker(answer: str) -> dict[int, str]:
         for number in re.findall(r"\[(\d{1,3})\]", sentence):
             claims.setdefault(int(number), re.sub(r"\[\d{1,3}\]", "", sentence))
     return claims
-
-
-def terms(text: str) -> set[str]:
-    """The content words of `text`, crudely stemmed (plurals, -ing, -ed)."""
-    return {_stem(word) for word in content_words(text)}
-
-
-def _stem(word: str) -> str:
-    if len(word) > 4 and word.endswith("ies"):
-        return word[:-3] + "y"
-    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
-        word = word[:-1]
-    for suffix in ("ing", "ed"):
-        if len(word) - len(suffix) >= 3 and word.endswith(suffix):
-            return word[: -len(suffix)]
-    return word

@@ -31,6 +31,8 @@ __all__ = [
     "format_timestamp",
     "looks_like_follow_up",
     "offline_standalone_question",
+    "stem",
+    "terms",
     "trim_history",
 ]
 
@@ -261,6 +263,29 @@ def content_words(text: str) -> list[str]:
         if len(word) > 1 and word not in _STOP_WORDS:
             words.append(word)
     return words
+
+
+def stem(word: str) -> str:
+    """A crude English stem: plural and -ing/-ed endings off, so "batteries" meets "battery"."""
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 4 and word.endswith(("sses", "xes", "zes", "ches", "shes")):
+        return word[:-2]
+    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        word = word[:-1]
+    for suffix in ("ing", "ed"):
+        if len(word) - len(suffix) >= 3 and word.endswith(suffix):
+            word = word[: -len(suffix)]
+            break
+    if len(word) > 3 and word.endswith("e"):
+        word = word[:-1]
+    return word
+
+
+def terms(text: str) -> set[str]:
+    """The stemmed content words of `text`: what two texts must share to be about the same
+    thing, for the offline answerer, citation moments and whole-video questions."""
+    return {stem(word) for word in content_words(text)}
 
 
 _FOLLOW_UP_WORDS: Final = frozenset(

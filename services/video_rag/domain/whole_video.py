@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 from typing import Final, Literal
 
 from services.video_rag.domain.moments import best_excerpt
-from services.video_rag.domain.prompts import Passage, content_words, format_timestamp
+from services.video_rag.domain.prompts import Passage, content_words, format_timestamp, stem
 
 WholeVideoKind = Literal["summary", "comparison"]
 
@@ -34,11 +34,12 @@ _COMPARISON: Final = re.compile(
     re.IGNORECASE,
 )
 # Words that say what kind of question it is, not which video it is about.
-_GENERIC: Final = frozenset(
+_GENERIC_WORDS: Final = (
     "video videos talk episode clip lecture tutorial review summary summarize summarise outline "
     "overview recap compare comparison differ difference differences versus contrast main key "
-    "points ideas topics give tell please both two first second".split()
+    "points ideas topics give tell please both two first second"
 )
+_GENERIC: Final = frozenset(stem(word) for word in _GENERIC_WORDS.split())
 OUTLINE_PARTS: Final = 6
 _MIN_SENTENCE_WORDS: Final = 5
 _MAX_QUOTE_CHARS: Final = 200
@@ -58,13 +59,13 @@ def whole_video_kind(question: str, videos_in_scope: int) -> WholeVideoKind | No
 def videos_named(question: str, titles: Mapping[str, str | None]) -> list[str]:
     """The videos whose title the question names (by its distinctive words: "the bread video"
     names "Sourdough bread for beginners"), best matches only; empty when none is named."""
-    asked = {_stem(word) for word in content_words(question)} - _GENERIC
+    asked = {stem(word) for word in content_words(question)} - _GENERIC
     scores: dict[str, int] = {}
     for video_id, title in titles.items():
-        named = {_stem(word) for word in content_words(title or "")} - _GENERIC
+        named = {stem(word) for word in content_words(title or "")} - _GENERIC
         if video_id.lower() in question.lower():
-            named.add(_stem(video_id.lower()))
-            asked.add(_stem(video_id.lower()))
+            named.add(stem(video_id.lower()))
+            asked.add(stem(video_id.lower()))
         scores[video_id] = len(asked & named)
     best = max(scores.values(), default=0)
     if best == 0:
@@ -97,7 +98,7 @@ def outline(passages: Sequence[Passage], parts: int = OUTLINE_PARTS) -> str:
 
 
 def _outline_lines(passages: Sequence[Passage], parts: int) -> list[str]:
-    frequency = Counter(_stem(word) for passage in passages for word in content_words(passage.text))
+    frequency = Counter(stem(word) for passage in passages for word in content_words(passage.text))
     size = math.ceil(len(passages) / max(1, min(parts, len(passages))))
     lines = []
     for start in range(0, len(passages), size):
@@ -105,7 +106,7 @@ def _outline_lines(passages: Sequence[Passage], parts: int) -> list[str]:
         for passage in passages[start : start + size]:
             for sentence in _SENTENCE.findall(passage.text):
                 sentence = " ".join(sentence.split())
-                words = [_stem(w) for w in content_words(sentence)]
+                words = [stem(w) for w in content_words(sentence)]
                 if len(sentence.split()) < _MIN_SENTENCE_WORDS or not words:
                     continue
                 score = sum(math.log1p(frequency[w]) for w in set(words)) / math.sqrt(len(words))
@@ -126,12 +127,3 @@ def _outline_lines(passages: Sequence[Passage], parts: int) -> list[str]:
 def _clip(sentence: str) -> str:
     clipped = sentence[:_MAX_QUOTE_CHARS].rsplit(" ", 1)[0]
     return clipped + "…"
-
-
-def _stem(word: str) -> str:
-    """Plural endings off, so that "videos" meets "video" and "loaves" stays close to "loaf"."""
-    if len(word) > 4 and word.endswith("ies"):
-        return word[:-3] + "y"
-    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
-        return word[:-1]
-    return word

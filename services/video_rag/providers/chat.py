@@ -24,11 +24,11 @@ from services.video_rag.domain.prompts import (
     WHOLE_VIDEO_INSTRUCTIONS,
     HistoryMessage,
     Passage,
-    content_words,
     format_passages,
     format_timestamp,
     looks_like_follow_up,
     offline_standalone_question,
+    terms,
 )
 from services.video_rag.domain.whole_video import outline
 
@@ -326,33 +326,12 @@ _MAX_QUOTE_CHARS: Final = 240
 _WORDS_BEFORE_MATCH: Final = 12
 
 
-def _stem(word: str) -> str:
-    """A crude English stem: plural and -ing/-ed endings off, so "batteries" meets "battery"."""
-    if len(word) > 4 and word.endswith("ies"):
-        return word[:-3] + "y"
-    if len(word) > 4 and word.endswith(("sses", "xes", "zes", "ches", "shes")):
-        return word[:-2]
-    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
-        word = word[:-1]
-    for suffix in ("ing", "ed"):
-        if len(word) - len(suffix) >= 3 and word.endswith(suffix):
-            word = word[: -len(suffix)]
-            break
-    if len(word) > 3 and word.endswith("e"):
-        word = word[:-1]
-    return word
-
-
-def _terms(text: str) -> set[str]:
-    return {_stem(word) for word in content_words(text)}
-
-
-def _shorten(sentence: str, terms: set[str]) -> str:
+def _shorten(sentence: str, wanted: set[str]) -> str:
     """`sentence`, or a window of it around its first matching word when it is too long."""
     if len(sentence) <= _MAX_QUOTE_CHARS:
         return sentence
     words = sentence.split()
-    first = next((i for i, w in enumerate(words) if _terms(w) & terms), 0)
+    first = next((i for i, w in enumerate(words) if terms(w) & wanted), 0)
     start = max(0, first - _WORDS_BEFORE_MATCH)
     end = start
     while end < len(words) and len(" ".join(words[start : end + 1])) <= _MAX_QUOTE_CHARS:
@@ -393,14 +372,14 @@ class OfflineExtractiveAnswerer:
         videos: an extractive outline of each (`whole_video.outline`)."""
         if whole_videos:
             return outline(passages) or NO_ANSWER
-        wanted = _terms(question)
+        wanted = terms(question)
         if not wanted:
             return NO_ANSWER
         ranked: list[tuple[int, int, Passage]] = []
         for passage in passages:
-            in_text = len(wanted & _terms(passage.text))
+            in_text = len(wanted & terms(passage.text))
             if in_text:
-                score = in_text + len(wanted & _terms(passage.title or ""))
+                score = in_text + len(wanted & terms(passage.title or ""))
                 ranked.append((score, in_text, passage))
         if not ranked:
             return NO_ANSWER
@@ -440,7 +419,7 @@ class OfflineExtractiveAnswerer:
         best, best_matches = "", 0
         for raw in _SENTENCE_BREAK.split(text):
             sentence = " ".join(_ANNOTATION.sub(" ", raw).split())
-            matches = len(wanted & _terms(sentence))
+            matches = len(wanted & terms(sentence))
             if matches > best_matches:
                 best, best_matches = sentence, matches
         return _shorten(best, wanted) if best else ""
