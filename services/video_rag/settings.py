@@ -106,6 +106,7 @@ class Settings:
     retrieval_k: int = 6
     history_token_budget: int = 1500
     whole_video_token_budget: int = 60_000
+    whole_video_max_note_calls: int = 8
     llm_timeout_seconds: int = 30
     applicationinsights_connection_string: str | None = field(default=None, repr=False)
     problems: tuple[SettingProblem, ...] = ()
@@ -411,6 +412,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         whole_video_token_budget=reader.integer(
             "WHOLE_VIDEO_TOKEN_BUDGET", 60_000, 1000, 1_000_000
         ),
+        whole_video_max_note_calls=reader.integer("WHOLE_VIDEO_MAX_NOTE_CALLS", 8, 1, 100),
         llm_timeout_seconds=reader.integer("LLM_TIMEOUT_SECONDS", 30, 1, 600),
         applicationinsights_connection_string=reader.text("APPLICATIONINSIGHTS_CONNECTION_STRING")[
             0

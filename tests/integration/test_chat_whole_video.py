@@ -164,3 +164,20 @@ def test_videos_too_long_for_the_budget_are_read_part_by_part(
     assert [s["id"] for s in sources] == [1, 2]
     assert sources[0]["start_seconds"] == 0.0
     assert sources[1]["start_seconds"] > sources[0]["start_seconds"]
+
+
+def test_the_notes_step_makes_at_most_the_configured_number_of_calls(
+    model: tuple[Dependencies, FakeOpenAI],
+) -> None:
+    deps, fake = model
+    deps.settings = replace(
+        deps.settings, whole_video_token_budget=40, whole_video_max_note_calls=2
+    )
+    fake.chat_replies = lambda body: (
+        "- notes" if "Transcript part" in FakeOpenAI.message_text(body) else "Baking [1]."
+    )
+    headers = new_session(TWO_VIDEOS)
+    body = ask(headers, "Summarize the sourdough video")
+    *notes_requests, _ = fake.chat_requests
+    assert 1 <= len(notes_requests) <= 2
+    assert body["answer"] == "Baking [1]."

@@ -303,7 +303,9 @@ def _whole_videos(
 ) -> list[Passage]:
     """The whole transcripts of `video_ids` as numbered passages in time order; when they do not
     fit WHOLE_VIDEO_TOKEN_BUDGET for a model, notes on consecutive parts of each video instead
-    (map-reduce: the model writes the notes, then answers from them)."""
+    (map-reduce: the model writes the notes, then answers from them). At most
+    WHOLE_VIDEO_MAX_NOTE_CALLS notes per question: beyond that, passages are sampled evenly, so
+    that one question's model spend stays bounded however long the videos are."""
     with deps.uow() as uow:
         rows = uow.chat.whole_transcripts(session_id, video_ids)
     passages = [
@@ -323,7 +325,11 @@ def _whole_videos(
     budget = deps.settings.whole_video_token_budget
     if not answerer.context_limited or sum(estimate_tokens(p.text) for p in passages) <= budget:
         return passages
-    parts = _parts(passages, budget // 4)  # room for several videos' notes in one answer
+    per_part = budget // 4  # room for several videos' notes in one answer
+    limit = deps.settings.whole_video_max_note_calls
+    parts = _parts(passages, per_part)
+    if len(parts) > limit:
+        parts = _parts(passages[:: math.ceil(len(parts) / limit)], per_part)[:limit]
     notes = [_call_model(functools.partial(answerer.part_notes, part)) for part in parts]
     return [
         Passage(
