@@ -26,7 +26,7 @@ from tests.browser.test_chat_page import (
     start_session,
     upload_transcript,
 )
-from tests.http.conftest import clean_environment, running_host
+from tests.http.conftest import model_environment, running_host
 from tests.support.fake_openai import FakeOpenAI, fake_openai_server
 
 if TYPE_CHECKING:
@@ -51,9 +51,7 @@ def model() -> Iterator[FakeOpenAI]:
 @pytest.fixture(autouse=True)
 def fresh_model(model: FakeOpenAI) -> Iterator[None]:
     yield
-    model.stream_gate = None
-    model.token_delay_seconds = 0.0
-    model.break_stream_after = None
+    model.reset_streaming()
 
 
 @pytest.fixture(scope="module")
@@ -61,12 +59,7 @@ def llm_host(
     host_database_url: str, model: FakeOpenAI, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     """The local host answering (and embedding) with the stand-in model; yields …/api."""
-    env = clean_environment(
-        PG_VECTOR_CONNECTION_STRING=host_database_url,
-        OPENAI_BASE_URL=f"{model.base_url}/v1",
-        OPENAI_API_KEY="sk-test",
-        CHAT_RATE_LIMIT_PER_MINUTE="0",
-    )
+    env = model_environment(host_database_url, model.base_url)
     log = tmp_path_factory.mktemp("browser-llm-host") / "host.log"
     with running_host(env, "--no-migrate", log=log) as base:
         yield base

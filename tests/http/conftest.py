@@ -43,6 +43,18 @@ def clean_environment(**settings: str) -> dict[str, str]:
     return env
 
 
+def model_environment(database_url: str, model_base_url: str, **settings: str) -> dict[str, str]:
+    """`clean_environment` for an app that answers and embeds with an OpenAI-compatible stand-in
+    (tests/support/fake_openai.py) at `model_base_url`, with no chat rate limit."""
+    return clean_environment(
+        PG_VECTOR_CONNECTION_STRING=database_url,
+        OPENAI_BASE_URL=f"{model_base_url}/v1",
+        OPENAI_API_KEY="sk-test-not-a-real-key",
+        CHAT_RATE_LIMIT_PER_MINUTE="0",
+        **settings,
+    )
+
+
 @contextmanager
 def running_host(env: dict[str, str], *args: str, log: Path) -> Iterator[str]:
     """Run the local host until the block ends; yields its base URL (…/api)."""

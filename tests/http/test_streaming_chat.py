@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 import httpx
 import pytest
 
-from tests.http.conftest import clean_environment, running_host
+from tests.http.conftest import model_environment, running_host
 from tests.support.fake_openai import FakeOpenAI, fake_openai_server
 from tests.support.sse import Event, deltas_and_done, parse_events
 
@@ -35,12 +35,7 @@ def model() -> Iterator[FakeOpenAI]:
 def host(
     host_database_url: str, model: FakeOpenAI, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
-    env = clean_environment(
-        PG_VECTOR_CONNECTION_STRING=host_database_url,
-        OPENAI_BASE_URL=f"{model.base_url}/v1",
-        OPENAI_API_KEY="sk-test-not-a-real-key",
-        CHAT_RATE_LIMIT_PER_MINUTE="0",
-    )
+    env = model_environment(host_database_url, model.base_url)
     log = tmp_path_factory.mktemp("streaming-host") / "host.log"
     with running_host(env, "--no-migrate", log=log) as base:
         yield base
@@ -49,9 +44,7 @@ def host(
 @pytest.fixture(autouse=True)
 def fresh_model(model: FakeOpenAI) -> Iterator[None]:
     yield
-    model.stream_gate = None
-    model.break_stream_after = None
-    model.token_delay_seconds = 0.0
+    model.reset_streaming()
 
 
 @pytest.fixture

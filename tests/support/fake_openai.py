@@ -49,6 +49,12 @@ class FakeOpenAI:
     streams_completed: int = 0
     streams_abandoned: int = 0
 
+    def reset_streaming(self) -> None:
+        """Back to streams that flow freely (after a test held, slowed or broke them)."""
+        self.stream_gate = None
+        self.token_delay_seconds = 0.0
+        self.break_stream_after = None
+
     def chat_reply(self, body: dict[str, Any]) -> str:
         """The next scripted reply (called with the lock held)."""
         if callable(self.chat_replies):

@@ -14,7 +14,7 @@ from azure.functions.decorators.timer import TimerTrigger
 
 from tests.helpers import registered_functions
 from tests.http import conftest as http_fixtures
-from tests.http.conftest import clean_environment
+from tests.http.conftest import clean_environment, model_environment
 from tests.support.fake_openai import FakeOpenAI, fake_openai_server
 from tests.support.sse import Event, deltas_and_done, parse_events
 from tests.worker import RealWorker
@@ -65,11 +65,7 @@ def model() -> Iterator[FakeOpenAI]:
 
 @pytest.fixture(scope="module")
 def worker(host_database_url: str, model: FakeOpenAI) -> Iterator[RealWorker]:
-    env = clean_environment(
-        PG_VECTOR_CONNECTION_STRING=host_database_url,
-        OPENAI_BASE_URL=f"{model.base_url}/v1",
-        OPENAI_API_KEY="sk-test-not-a-real-key",
-    )
+    env = model_environment(host_database_url, model.base_url)
     with RealWorker(env=env, inherit_env=False) as running:
         assert running.init_ok, running.init_error
         yield running
