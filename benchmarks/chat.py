@@ -43,7 +43,15 @@ from typing import Any
 
 import httpx
 
-from benchmarks.common import WORDS, describe, local_host, machine, migrated_database, percentile
+from benchmarks.common import (
+    WORDS,
+    describe,
+    fake_llm_settings,
+    local_host,
+    machine,
+    migrated_database,
+    percentile,
+)
 from tests.support.fake_openai import FakeOpenAI, fake_openai_server
 
 QUESTIONS = (
@@ -193,13 +201,7 @@ def run(
         fake_openai_server(fake),
         tempfile.TemporaryDirectory(prefix="bench-chat-") as tmp,
     ):
-        settings = {
-            "PG_VECTOR_CONNECTION_STRING": url,
-            "LLM_PROVIDER": "openai",
-            "OPENAI_BASE_URL": f"{fake.base_url}/v1",
-            "OPENAI_API_KEY": "benchmark",
-            "CHAT_RATE_LIMIT_PER_MINUTE": "0",
-        }
+        settings = fake_llm_settings(url, fake.base_url)
         with local_host(settings, log=Path(tmp) / "host.log") as base:
             tokens = _prepare_sessions(base, clients, videos)
             with fake.lock:

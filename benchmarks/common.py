@@ -107,6 +107,18 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def fake_llm_settings(database_url: str, fake_base_url: str) -> dict[str, str]:
+    """App settings for a host that answers and embeds with the fake OpenAI server of the tests,
+    with no chat rate limit."""
+    return {
+        "PG_VECTOR_CONNECTION_STRING": database_url,
+        "LLM_PROVIDER": "openai",
+        "OPENAI_BASE_URL": f"{fake_base_url}/v1",
+        "OPENAI_API_KEY": "benchmark",
+        "CHAT_RATE_LIMIT_PER_MINUTE": "0",
+    }
+
+
 @contextmanager
 def local_host(settings: Mapping[str, str], log: Path) -> Iterator[str]:
     """Run `python -m local_host --no-migrate` on a free loopback port with `settings` as its only

@@ -31,7 +31,7 @@ from pathlib import Path
 import httpx
 
 from benchmarks.chat import transcript_segments
-from benchmarks.common import describe, local_host, machine, migrated_database
+from benchmarks.common import describe, fake_llm_settings, local_host, machine, migrated_database
 from tests.support.fake_openai import FakeOpenAI, fake_openai_server
 
 SESSION_HEADER = "X-Session-Id"
@@ -98,13 +98,7 @@ def run(runs: int = 15, first_token_ms: float = 300.0, token_ms: float = 20.0) -
         fake_openai_server(fake),
         tempfile.TemporaryDirectory(prefix="bench-streaming-") as tmp,
     ):
-        settings = {
-            "PG_VECTOR_CONNECTION_STRING": url,
-            "LLM_PROVIDER": "openai",
-            "OPENAI_BASE_URL": f"{fake.base_url}/v1",
-            "OPENAI_API_KEY": "benchmark",
-            "CHAT_RATE_LIMIT_PER_MINUTE": "0",
-        }
+        settings = fake_llm_settings(url, fake.base_url)
         with (
             local_host(settings, log=Path(tmp) / "host.log") as base,
             httpx.Client(base_url=base, timeout=REQUEST_TIMEOUT_SECONDS) as http,

@@ -11,7 +11,7 @@ import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal, TypeVar
+from typing import TYPE_CHECKING, Final, Literal, TypeVar
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import URL
@@ -243,15 +243,24 @@ def _url_from_keyword_string(raw: str) -> URL:
     )
 
 
+_PROVIDERS: Final = ("offline", "openai", "azure_openai")
+
+
+def _explicit_provider(reader: _Reader, name: str) -> str | None:
+    """The provider setting `name` names, or None (unset, or invalid: reported by name)."""
+    explicit, _ = reader.text(name)
+    if explicit is None:
+        return None
+    if explicit.lower() in _PROVIDERS:
+        return explicit.lower()
+    reader.problems.append(SettingProblem(name, "must be offline, openai or azure_openai"))
+    return None
+
+
 def _infer_provider(reader: _Reader) -> LlmProvider:
-    explicit, _ = reader.text("LLM_PROVIDER")
+    explicit = _explicit_provider(reader, "LLM_PROVIDER")
     if explicit is not None:
-        value = explicit.lower()
-        if value in ("openai", "azure_openai", "offline"):
-            return value  # type: ignore[return-value]
-        reader.problems.append(
-            SettingProblem("LLM_PROVIDER", "must be openai, azure_openai or offline")
-        )
+        return explicit  # type: ignore[return-value]
     if reader.text("AZURE_OPENAI_ENDPOINT")[0]:
         return "azure_openai"
     if reader.text(*OPENAI_KEY_SETTINGS)[0] or reader.text("OPENAI_BASE_URL")[0]:
@@ -260,14 +269,9 @@ def _infer_provider(reader: _Reader) -> LlmProvider:
 
 
 def _infer_embedding_provider(reader: _Reader) -> EmbeddingProvider:
-    explicit, _ = reader.text("EMBEDDING_PROVIDER")
+    explicit = _explicit_provider(reader, "EMBEDDING_PROVIDER")
     if explicit is not None:
-        value = explicit.lower()
-        if value in ("offline", "openai", "azure_openai"):
-            return value  # type: ignore[return-value]
-        reader.problems.append(
-            SettingProblem("EMBEDDING_PROVIDER", "must be offline, openai or azure_openai")
-        )
+        return explicit  # type: ignore[return-value]
     if (
         reader.text("AZURE_OPENAI_ENDPOINT")[0]
         and reader.text("AZURE_OPENAI_EMBEDDING_DEPLOYMENT")[0]
