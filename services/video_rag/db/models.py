@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import psycopg
@@ -22,6 +22,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Computed,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -254,3 +255,24 @@ class ChatMessage(Base):
 
 
 metadata = Base.metadata
+
+
+class ClientRateWindow(Base):
+    """A client's fixed one-minute window of one kind of request (`chat`, `session`), shared
+    by every instance. The client is the SHA-256 of its address: the address is never stored."""
+
+    __tablename__ = "client_rate_window"
+
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    client_hash: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    count: Mapped[int] = mapped_column(Integer)
+
+
+class LlmUsage(Base):
+    """The model tokens the deployment spent on one UTC day, as the provider reported them."""
+
+    __tablename__ = "llm_usage"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    tokens: Mapped[int] = mapped_column(BigInteger, server_default=text("0"))
