@@ -1,4 +1,6 @@
-"""Repositories: the only place that talks SQL. Every value is a bound parameter."""
+"""Repositories: the SQL of sessions, videos, transcripts, chunks, chat messages and usage.
+Every value is a bound parameter. The other SQL of the app is retrieval's search statements
+(db/retrieval.py) and the health check's `SELECT 1` and revision read (service/health.py)."""
 
 from __future__ import annotations
 
