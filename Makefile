@@ -2,14 +2,18 @@
 #   make run    set up .venv if needed, then serve the app at http://localhost:7071/api
 #   make test   set up .venv if needed, then run the whole test suite
 # The interpreter: PYTHON=... if given, else a 3.13 found on PATH or under pyenv (tools/find-python).
+# Two installs, each with its stamp: `make run` installs only what running needs
+# (requirements-local.txt: the app and the local host); the test toolchain (requirements-dev.txt:
+# pytest, Playwright, schemathesis, ruff, mypy, ...) is added by the first target that needs it.
 PYTHON ?= $(shell sh tools/find-python)
 VENV := .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed-py313
+RUN_STAMP := $(VENV)/.installed-run-py313
+DEV_STAMP := $(VENV)/.installed-dev-py313
 
 .PHONY: run test browser-deps bench bench-layouts bench-scale eval lint format migrate clean-db
 
-$(STAMP): requirements.txt requirements-dev.txt
+$(RUN_STAMP): requirements.txt requirements-local.txt
 	@test -n "$(PYTHON)" || { echo "Python 3.13 is needed and none was found on PATH or under pyenv." \
 	  "Install it (python.org, your package manager, or 'pyenv install 3.13'), or name it:" \
 	  "make PYTHON=/path/to/python3.13 ..." >&2; exit 1; }
@@ -17,13 +21,17 @@ $(STAMP): requirements.txt requirements-dev.txt
 	  echo "Recreating $(VENV) with Python 3.13"; rm -rf $(VENV); fi
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-local.txt
+	touch $(RUN_STAMP)
+
+$(DEV_STAMP): $(RUN_STAMP) requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
-	touch $(STAMP)
+	touch $(DEV_STAMP)
 
 local.settings.json:
 	cp local.settings.example.json local.settings.json
 
-run: $(STAMP) local.settings.json
+run: $(RUN_STAMP) local.settings.json
 	$(PY) -m local_host
 
 # The browser tests drive Debian's Chromium; without it (not root, no apt) they are skipped, with
@@ -34,10 +42,10 @@ browser-deps:
 	  && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null 2>&1; } \
 	  || echo "Chromium is not installed: the browser tests will be skipped."
 
-test: $(STAMP) browser-deps
+test: $(DEV_STAMP) browser-deps
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-bench: $(STAMP)
+bench: $(DEV_STAMP)
 	$(PY) -m benchmarks.cold_start
 	$(PY) -m benchmarks.ingest
 	$(PY) -m benchmarks.retrieval
@@ -48,28 +56,28 @@ bench: $(STAMP)
 
 # Optional: where retrieval time goes per storage layout (~2 min), and retrieval at 10x the data
 # (~15 min, ~18 GB of disk).
-bench-layouts: $(STAMP)
+bench-layouts: $(DEV_STAMP)
 	$(PY) -m benchmarks.retrieval_layouts
 
-bench-scale: $(STAMP)
+bench-scale: $(DEV_STAMP)
 	$(PY) -m benchmarks.retrieval --scale 10
 
 # Answer quality: labelled questions over five transcripts, asked through the HTTP API of a local
 # host with the offline provider (~10 s); EVAL_ARGS="--base-url http://localhost:7071/api" asks a
 # running server instead, EVAL_ARGS=--details lists the questions that did not pass.
-eval: $(STAMP)
+eval: $(DEV_STAMP)
 	$(PY) -m benchmarks.evaluation $(EVAL_ARGS)
 
-lint: $(STAMP)
+lint: $(DEV_STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy .
 
-format: $(STAMP)
+format: $(DEV_STAMP)
 	$(PY) -m ruff check --fix .
 	$(PY) -m ruff format .
 
-migrate: $(STAMP)
+migrate: $(RUN_STAMP)
 	$(PY) -m alembic upgrade head
 
 clean-db:
