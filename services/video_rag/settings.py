@@ -107,6 +107,8 @@ class Settings:
     history_token_budget: int = 1500
     whole_video_token_budget: int = 60_000
     whole_video_max_note_calls: int = 8
+    not_found_threshold: int = 29
+    model_not_found_threshold: int = 15
     llm_timeout_seconds: int = 30
     applicationinsights_connection_string: str | None = field(default=None, repr=False)
     problems: tuple[SettingProblem, ...] = ()
@@ -417,6 +419,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             "WHOLE_VIDEO_TOKEN_BUDGET", 60_000, 1000, 1_000_000
         ),
         whole_video_max_note_calls=reader.integer("WHOLE_VIDEO_MAX_NOTE_CALLS", 8, 1, 100),
+        not_found_threshold=reader.integer("NOT_FOUND_THRESHOLD", 29, 0, 100),
+        model_not_found_threshold=reader.integer("MODEL_NOT_FOUND_THRESHOLD", 15, 0, 100),
         llm_timeout_seconds=reader.integer("LLM_TIMEOUT_SECONDS", 30, 1, 600),
         applicationinsights_connection_string=reader.text("APPLICATIONINSIGHTS_CONNECTION_STRING")[
             0

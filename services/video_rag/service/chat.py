@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from services.video_rag.bootstrap import Dependencies
     from services.video_rag.db.repositories import ChatRepository, MessageRow
     from services.video_rag.providers.chat import Answerer
+    from services.video_rag.settings import Settings
 
 RATE_WINDOW_SECONDS = 60
 # C0 control characters other than tab and newlines (PostgreSQL text cannot even hold NUL).
@@ -170,6 +171,8 @@ def prepare_question(
     kind = whole_video_kind(standalone, len(in_scope))
     if kind is None:
         passages = _retrieve(deps, session.id, standalone, video_ids)
+        if passages and not _supported(settings, standalone, passages):
+            passages = []  # not in the videos: the not-found answer, and no model call
         return PreparedQuestion(token_hash, question, history, passages, answerer)
     named = videos_named(standalone, in_scope)
     chosen = named if named and (kind == "summary" or len(named) >= 2) else list(in_scope)
@@ -378,3 +381,21 @@ def _source(number: int, passage: Passage, claim: str, question: str) -> Source:
         url=video_link(passage.video_id, passage.link_url, at),
         text=excerpt.text,
     )
+
+def _supported(settings: Settings, question: str, passages: Sequence[Passage]) -> bool:
+    """Whether some sentence of `passages` is close enough to `question` to support an answer
+    (`domain.relevance.support` with the offline model's vectors, against NOT_FOUND_THRESHOLD,
+    or MODEL_NOT_FOUND_THRESHOLD with a model; 0 turns the check off)."""
+    offline = settings.llm_provider == "offline"
+    threshold = settings.not_found_threshold if offline else settings.model_not_found_threshold
+    if threshold == 0:
+        return True
+    from services.video_rag.domain.relevance import support
+    from services.video_rag.providers.embeddings import load_offline_model
+
+    try:
+        model = load_offline_model()
+    except RuntimeError:  # the offline model's package is missing: let the answerer decide
+        return True
+    score = support(question, [p.text for p in passages], lambda texts: model.embed(texts, 256))
+    return score * 100 >= threshold
