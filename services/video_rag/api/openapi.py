@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, TypeAdapter
+from pydantic import BaseModel, Field, TypeAdapter
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from services.video_rag.api import legacy_schemas as legacy
@@ -28,6 +28,10 @@ API_TITLE: Final = "Video RAG API"
 API_VERSION: Final = "0.1.0"
 """`info.version`: the version of the HTTP contract (kept equal to pyproject's version)."""
 LOCAL_SERVER: Final = "http://localhost:7071/api"
+"""Where `make run` serves the API (the request collections' base URL)."""
+SERVER_URL: Final = "/api"
+"""`servers[0].url`: relative, so it resolves against wherever the document is served
+(`.../api/openapi.json` -> `.../api`), locally, in Azure or behind a proxy."""
 JSON: Final = "application/json"
 HTML: Final = "text/html"
 EVENT_STREAM: Final = "text/event-stream"
@@ -71,8 +75,11 @@ class ErrorBody(BaseModel):
     """The error object: a stable code, a message safe to show, and the request's id."""
 
     code: str = Field(
-        description="stable, machine-readable error code",
-        json_schema_extra={"enum": list[JsonValue](sorted(STATUS_BY_CODE))},
+        description="stable, machine-readable error code: "
+        + ", ".join(f"`{code}`" for code in sorted(STATUS_BY_CODE))
+        + ". Each error response's description names the codes of its status. A plain string, "
+        "not an enum, so that a client generated today keeps working when a code is added: "
+        "handle an unknown code by the HTTP status.",
     )
     message: str = Field(description="human-readable explanation (never a stack trace)")
     request_id: str = Field(description="the X-Request-Id of the response")
@@ -87,12 +94,18 @@ class ErrorResponse(BaseModel):
     error: ErrorBody
 
 
-class HealthUnavailableResponse(schemas.HealthResponse):
-    """GET /health when not ready: the health report plus the error object."""
-
-    model_config = ConfigDict(title="HealthUnavailableResponse")
-
-    error: ErrorBody
+COMPOSED_SCHEMAS: Mapping[str, Mapping[str, Any]] = {
+    "HealthUnavailableResponse": {
+        "title": "HealthUnavailableResponse",
+        "description": "GET /health when not ready: the health report plus the error object.",
+        "allOf": [
+            {"$ref": "#/components/schemas/HealthResponse"},
+            {"$ref": "#/components/schemas/ErrorResponse"},
+        ],
+    },
+}
+"""Component schemas made of the models' schemas (an `allOf` of references, so that generators
+reuse the referenced classes instead of copying their fields)."""
 
 
 # --- The operation table -----------------------------------------------------------------------
@@ -108,10 +121,13 @@ class Example:
 
 @dataclass(frozen=True)
 class RawBody:
-    """A response body that is not one of the pydantic models (e.g. HTML or this document)."""
+    """A response body that is not one of the pydantic models (e.g. HTML, this document, or a
+    reference to one of COMPOSED_SCHEMAS)."""
 
     media_type: str
     schema: Mapping[str, Any]
+    example: Any = None
+    """An example of the body (None: none)."""
 
 
 @dataclass(frozen=True)
@@ -218,15 +234,170 @@ _TRANSCRIPT_UPLOAD: Final = {
     "content": EXAMPLE_VTT,
 }
 
+_EXAMPLE_SOURCE: Final = {
+    "id": 1,
+    "video_id": EXAMPLE_UPLOADED_VIDEO_ID,
+    "title": "Surface Go review (uploaded transcript)",
+    "start_seconds": 1.0,
+    "end_seconds": 8.0,
+    "at_seconds": 1.0,
+    "url": f"https://www.youtube.com/watch?v={EXAMPLE_UPLOADED_VIDEO_ID}&t=1s",
+    "text": "The battery lasts about nine hours in my test.",
+}
+_EXAMPLE_HEALTH: Final[dict[str, Any]] = {
+    "status": "ok",
+    "checks": {
+        "database": {"ok": True, "message": "reachable"},
+        "migrations": {"ok": True, "current": "0006", "head": "0006"},
+        "settings": {"ok": True, "problems": []},
+    },
+    "provider": {
+        "llm": "offline",
+        "chat_model": "offline-extractive",
+        "embeddings": "offline",
+        "embedding_model": "wordllama-l2-supercat@256",
+    },
+}
+
+RESPONSE_EXAMPLES: Mapping[type[BaseModel], Any] = {
+    schemas.SessionResponse: {
+        "session_id": EXAMPLE_SESSION_ID,
+        "created_at": "2026-11-21T10:00:00Z",
+        "expires_at": "2026-11-21T10:15:00Z",
+        "videos": 1,
+        "messages": 2,
+    },
+    schemas.AddVideosResponse: {
+        "videos": [
+            {
+                "input": f"https://youtu.be/{EXAMPLE_VIDEO_ID}?t=42",
+                "video_id": EXAMPLE_VIDEO_ID,
+                "status": "added",
+                "title": "Surface Go Review",
+                "channel": "A channel",
+                "language": "en",
+                "is_generated": False,
+                "duration_seconds": 316.0,
+                "chunks": 9,
+                "error": None,
+            },
+            {
+                "input": "https://example.com/x",
+                "video_id": None,
+                "status": "failed",
+                "title": None,
+                "channel": None,
+                "language": None,
+                "is_generated": None,
+                "duration_seconds": None,
+                "chunks": None,
+                "error": {"code": "invalid_url", "message": "not a YouTube video URL"},
+            },
+        ]
+    },
+    schemas.VideosResponse: {
+        "videos": [
+            {
+                "video_id": EXAMPLE_UPLOADED_VIDEO_ID,
+                "url": f"https://www.youtube.com/watch?v={EXAMPLE_UPLOADED_VIDEO_ID}",
+                "title": "Surface Go review (uploaded transcript)",
+                "channel": None,
+                "language": "en",
+                "is_generated": False,
+                "duration_seconds": 8.0,
+                "chunks": 1,
+                "added_at": "2026-11-21T10:01:00Z",
+            }
+        ]
+    },
+    schemas.ChatResponse: {
+        "message_id": "0b6f0c2e-6f1d-4a43-9d1e-2f7c4f6f9a10",
+        "answer": "About nine hours in his test [1].",
+        "sources": [_EXAMPLE_SOURCE],
+        "model": "gpt-4o-mini",
+    },
+    schemas.MessagesResponse: {
+        "messages": [
+            {
+                "id": "5d0e8a8e-3d0a-4c43-a1a4-6c1b7d0d2b11",
+                "role": "user",
+                "content": "How long does the battery last?",
+                "sources": [],
+                "created_at": "2026-11-21T10:02:00Z",
+            },
+            {
+                "id": "0b6f0c2e-6f1d-4a43-9d1e-2f7c4f6f9a10",
+                "role": "assistant",
+                "content": "About nine hours in his test [1].",
+                "sources": [_EXAMPLE_SOURCE],
+                "created_at": "2026-11-21T10:02:01Z",
+            },
+        ]
+    },
+    schemas.HealthResponse: _EXAMPLE_HEALTH,
+    legacy.LegacySessionResponse: {
+        "session_id": EXAMPLE_SESSION_ID,
+        "create_date": "2026-11-21T10:00:00Z",
+    },
+    legacy.SaveVideoTranscriptResponse: {
+        "successful_video_ids": [EXAMPLE_VIDEO_ID],
+        "failed_video_ids": ["https://example.com/x"],
+    },
+    legacy.InferenceResponse: {"response": "About nine hours in his test [1]."},
+    legacy.ChatMessageHistoryResponse: {
+        "session_id": EXAMPLE_SESSION_ID,
+        "chat_messages": [
+            {
+                "chat_message_id": 1,
+                "chat_message_type_id": 1,
+                "content": "How long does the battery last?",
+            },
+            {
+                "chat_message_id": 2,
+                "chat_message_type_id": 2,
+                "content": "About nine hours in his test [1].",
+            },
+        ],
+    },
+    legacy.LegacyVideosResponse: {
+        "videos": [
+            {
+                "video_id": 1,
+                "external_video_id": EXAMPLE_VIDEO_ID,
+                "session_id": EXAMPLE_SESSION_ID,
+                "create_date": "2026-11-21T10:01:00Z",
+                "is_active": True,
+            }
+        ]
+    },
+}
+"""An example body of every response model (the tests validate each against its schema)."""
+
+_HEALTH_UNAVAILABLE = RawBody(
+    JSON,
+    {"$ref": "#/components/schemas/HealthUnavailableResponse"},
+    example={
+        **_EXAMPLE_HEALTH,
+        "status": "unavailable",
+        "checks": {
+            **_EXAMPLE_HEALTH["checks"],
+            "database": {"ok": False, "message": "unreachable"},
+            "migrations": {"ok": False, "current": None, "head": "0006"},
+        },
+        "error": {
+            "code": "database_unavailable",
+            "message": "database: unreachable",
+            "request_id": "7f3c2a9e5b1d4c6e8a0f2b4d6e8c0a1b",
+        },
+    },
+)
+
 _SESSION_CREATED = Reply(201, "A new session.", schemas.SessionResponse, (SESSION_HEADER,))
 _NO_CONTENT_DESCRIPTION = "Done; no body."
 _OPENAPI_DOCUMENT = RawBody(
     JSON,
-    {
-        "type": "object",
-        "description": "an OpenAPI 3.1 document",
-        "required": ["openapi", "info", "paths"],
-    },
+    # No `type`: generators then hand back the parsed JSON instead of a class of its own.
+    {"description": "an OpenAPI 3.1 document (a JSON object with `openapi`, `info`, `paths`)"},
 )
 _HTML_PAGE = RawBody(HTML, {"type": "string", "description": "an HTML page"})
 _ANSWER_EVENTS = RawBody(
@@ -247,6 +418,12 @@ _ANSWER_EVENTS = RawBody(
 _LEGACY_NOTE = (
     "Legacy route of the original project: the session id travels as `session_id` in the JSON "
     "body, or else in the query string (`X-Session-Id` is ignored)."
+)
+_LEGACY_GET_NOTE = (
+    "Legacy route of the original project: the session id travels in the query string "
+    '(`?session_id=`; `X-Session-Id` is ignored). A JSON body `{"session_id": ...}` is accepted '
+    "too, as the original front-ends sent one, but is not declared here: most HTTP clients and "
+    "generators cannot send a body with GET."
 )
 
 
@@ -334,8 +511,11 @@ OPERATIONS: tuple[Operation, ...] = (
             "upload": Example("Upload a WebVTT transcript", {"transcripts": [_TRANSCRIPT_UPLOAD]}),
         },
         description="Any mix of `urls` (every common YouTube URL form, or a bare video id) and "
-        "uploaded `transcripts` (`vtt`, `srt` or `segments`), 1 to MAX_VIDEOS_PER_REQUEST items "
-        "in all. Item failures are reported per item with status `failed` and an error code.",
+        "uploaded `transcripts` (`vtt`, `srt`, `segments` or plain `text`). Every field is "
+        "optional, but at least one of `urls` and `transcripts` non-empty: 1 to "
+        "MAX_VIDEOS_PER_REQUEST (default 10) items in all, else 400 `validation_error`. "
+        "`languages` (optional) is the transcript language preference for `urls`. Item failures "
+        "are reported per item with status `failed` and an error code.",
     ),
     Operation(
         "GET",
@@ -429,7 +609,7 @@ OPERATIONS: tuple[Operation, ...] = (
                 "Ready: database reachable, schema at head, settings valid.",
                 schemas.HealthResponse,
             ),
-            Reply(503, "Not ready: the report says which check failed.", HealthUnavailableResponse),
+            Reply(503, "Not ready: the report says which check failed.", _HEALTH_UNAVAILABLE),
         ),
         session="none",
     ),
@@ -545,7 +725,7 @@ OPERATIONS: tuple[Operation, ...] = (
         request=legacy.SessionLookup,
         request_required=False,
         query=legacy.SessionLookup,
-        description=_LEGACY_NOTE + " A JSON body on GET is accepted, as the original sent one.",
+        description=_LEGACY_GET_NOTE,
     ),
     Operation(
         "GET",
@@ -562,7 +742,7 @@ OPERATIONS: tuple[Operation, ...] = (
         request=legacy.SessionLookup,
         request_required=False,
         query=legacy.SessionLookup,
-        description=_LEGACY_NOTE + " A JSON body on GET is accepted, as the original sent one.",
+        description=_LEGACY_GET_NOTE,
     ),
 )
 """Every operation of the HTTP API, in the order of docs/API.md."""
@@ -582,14 +762,17 @@ Answers questions about YouTube videos from their transcripts, with timestamped 
 
 **Sessions.** Create one with `POST /sessions`, then send its id in the `{SESSION_HEADER}` header \
 on every call except `POST /sessions`, `GET /health`, `GET /openapi.json` and `GET /ui`. A \
-missing, unknown or expired id gets 401 before any work is done. Sessions expire \
-SESSION_EXPIRE_MINUTES (default 15) after they were created.
+missing, unknown or expired id gets 401 before any work is done. A session expires \
+SESSION_EXPIRE_MINUTES (default 15) after the last request that authenticated with it (each one \
+renews it), and at the latest SESSION_MAX_HOURS (default 24) after its creation; then \
+`POST /sessions` gives a new one.
 
-**Errors.** Every error is JSON: `{{"error": {{"code", "message", "request_id", "details"?}}}}`; \
-each operation lists the statuses it can answer. A method a path does not serve gets 405 \
-`method_not_allowed` with an `Allow` header, and a path no route matches gets 404 `not_found` \
-(`components.responses.MethodNotAllowed` and `NotFound`): these are answers to requests outside \
-the operations below, so no operation lists them for itself.
+**Errors.** Every error is JSON: `{{"error": {{"code", "message", "request_id", "details"?}}}}` \
+(one schema, `ErrorResponse`, whose `code` enumerates every code); each operation lists the \
+statuses it can answer, and each status's description names its codes. A method a path does \
+not serve gets 405 `method_not_allowed` with an `Allow` header, and a path no route matches \
+gets 404 `not_found` (`components.responses.MethodNotAllowed` and `NotFound`): these are answers \
+to requests outside the operations below, so no operation lists them for itself.
 
 **Request ids.** Every response carries `{REQUEST_ID_HEADER}`: the caller's, when it sends a sane \
 one, else a new one.
@@ -606,9 +789,13 @@ def build_openapi() -> dict[str, Any]:
     The returned dict is shared: treat it as read-only (copy it before changing it).
     """
     component_schemas, refs = _component_schemas(OPERATIONS)
+    parameters: dict[str, dict[str, Any]] = {"RequestId": _REQUEST_ID_PARAMETER}
     paths: dict[str, dict[str, Any]] = {}
     for operation in OPERATIONS:
-        paths.setdefault(operation.path, {})[operation.method.lower()] = _operation(operation, refs)
+        paths.setdefault(operation.path, {})[operation.method.lower()] = _operation(
+            operation, refs, parameters
+        )
+    error_ref = refs[(ErrorResponse, "serialization")]
     return {
         "openapi": OPENAPI_VERSION,
         "info": {
@@ -618,29 +805,18 @@ def build_openapi() -> dict[str, Any]:
             "description": _DESCRIPTION,
         },
         "servers": [
-            {"url": LOCAL_SERVER, "description": "local (`make run`)"},
             {
-                "url": "https://{app}.azurewebsites.net/api",
-                "description": "Azure",
-                "variables": {"app": {"default": "video-rag", "description": "function app name"}},
-            },
+                "url": SERVER_URL,
+                "description": "the app that serves this document (relative to it: "
+                f"{LOCAL_SERVER} with `make run`, https://<app>.azurewebsites.net/api in Azure)",
+            }
         ],
         "tags": [{"name": name, "description": text} for name, text in TAGS.items()],
         "paths": paths,
         "components": {
             "schemas": component_schemas,
-            "responses": _error_responses(refs[(ErrorResponse, "serialization")]),
-            "parameters": {
-                "RequestId": {
-                    "name": REQUEST_ID_HEADER,
-                    "in": "header",
-                    "required": False,
-                    "description": "An id to correlate this request in logs; echoed in the "
-                    "response when it is a sane token (1 to 128 of `A-Z a-z 0-9 . _ : -`), else "
-                    "replaced by a generated one. Never a reason to reject a request.",
-                    "schema": {"type": "string"},
-                }
-            },
+            "responses": _error_responses(error_ref),
+            "parameters": dict(sorted(parameters.items())),
             "headers": {
                 name: {"description": text, "required": True, "schema": dict(schema)}
                 for name, (text, schema) in RESPONSE_HEADERS.items()
@@ -650,34 +826,101 @@ def build_openapi() -> dict[str, Any]:
                     "type": "apiKey",
                     "in": "header",
                     "name": SESSION_HEADER,
-                    "description": "The session id from POST /sessions (an unguessable bearer "
-                    "secret).",
+                    "description": f"The session id from POST /sessions (an unguessable bearer "
+                    f"secret), sent as the `{SESSION_HEADER}` header, as is, with no prefix. "
+                    "Generated clients: openapi-python-client's `AuthenticatedClient(base_url, "
+                    f'token=session_id, auth_header_name="{SESSION_HEADER}", prefix="")`; '
+                    f"openapi-fetch: `createClient({{baseUrl, headers: {{'{SESSION_HEADER}': "
+                    "sessionId}})`.",
                 }
             },
         },
     }
 
 
+_REQUEST_ID_PARAMETER: Final[dict[str, Any]] = {
+    "name": REQUEST_ID_HEADER,
+    "in": "header",
+    "required": False,
+    "description": "An id to correlate this request in logs; echoed in the response when it is a "
+    "sane token (1 to 128 of `A-Z a-z 0-9 . _ : -`), else replaced by a generated one. Never a "
+    "reason to reject a request.",
+    "schema": {"type": "string"},
+}
+
 ModelKey = tuple[type[BaseModel], JsonSchemaMode]
+
+
+def declared_body(operation: Operation) -> type[BaseModel] | None:
+    """The request body model the document declares for the operation. A GET's is not declared
+    (most clients cannot send one); the legacy GET routes accept it all the same."""
+    return None if operation.method == "GET" else operation.request
 
 
 def _component_schemas(
     operations: Sequence[Operation],
 ) -> tuple[dict[str, Any], dict[ModelKey, dict[str, Any]]]:
     """All models' JSON Schemas hoisted into one `components.schemas`, and each model's `$ref`.
-    Requests use the validation mode, responses the serialization mode (what goes on the wire)."""
+    Requests use the validation mode, responses the serialization mode (what goes on the wire).
+
+    In the schemas a request reaches, a `"default": null` is dropped: an optional field is one
+    that is not `required`, and a default makes some generators (openapi-typescript) declare the
+    field as always present, which a request field that may be left out is not."""
     keys: dict[ModelKey, None] = {(ErrorResponse, "serialization"): None}
     for operation in operations:
-        if operation.request is not None:
-            keys[(operation.request, "validation")] = None
+        request = declared_body(operation)
+        if request is not None:
+            keys[(request, "validation")] = None
         for reply in operation.replies:
             if isinstance(reply.body, type):
                 keys[(reply.body, "serialization")] = None
     refs, top = models_json_schema(list(keys), ref_template=_REF_TEMPLATE)
-    return dict(top.get("$defs", {})), {key: dict(refs[key]) for key in keys}
+    definitions: dict[str, Any] = dict(top.get("$defs", {}))
+    requests = [refs[key] for key in keys if key[1] == "validation"]
+    for name in _reachable(requests, definitions):
+        definitions[name] = _without_null_defaults(definitions[name])
+    for name, schema in COMPOSED_SCHEMAS.items():
+        if name in definitions:
+            raise ValueError(f"{name} is both a model and a composed schema")
+        definitions[name] = dict(schema)
+    return dict(sorted(definitions.items())), {key: dict(refs[key]) for key in keys}
 
 
-def _operation(operation: Operation, refs: Mapping[ModelKey, dict[str, Any]]) -> dict[str, Any]:
+def _reachable(roots: Sequence[Any], definitions: Mapping[str, Any]) -> list[str]:
+    """Names of the component schemas that `roots` reference, directly or not."""
+    prefix = _REF_TEMPLATE.format(model="")
+    seen: dict[str, None] = {}
+    pending = list(roots)
+    while pending:
+        node = pending.pop()
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith(prefix):
+                name = ref.removeprefix(prefix)
+                if name not in seen:
+                    seen[name] = None
+                    pending.append(definitions[name])
+            pending.extend(node.values())
+        elif isinstance(node, list):
+            pending.extend(node)
+    return list(seen)
+
+
+def _without_null_defaults(schema: Mapping[str, Any]) -> dict[str, Any]:
+    properties = {
+        name: {key: value for key, value in prop.items() if (key, value) != ("default", None)}
+        for name, prop in schema.get("properties", {}).items()
+    }
+    return {**schema, "properties": properties} if properties else dict(schema)
+
+
+def _operation(
+    operation: Operation,
+    refs: Mapping[ModelKey, dict[str, Any]],
+    shared: dict[str, dict[str, Any]],
+) -> dict[str, Any]:
+    """The operation object. Its path and query parameters go into `shared` (to become
+    `components.parameters`) and are referenced from here."""
     result: dict[str, Any] = {
         "operationId": operation.operation_id,
         "summary": operation.summary,
@@ -685,13 +928,17 @@ def _operation(operation: Operation, refs: Mapping[ModelKey, dict[str, Any]]) ->
     }
     if operation.description:
         result["description"] = operation.description
-    result["parameters"] = [
-        *_path_parameters(operation),
-        *_query_parameters(operation.query),
-        {"$ref": "#/components/parameters/RequestId"},
-    ]
-    if operation.request is not None:
-        content: dict[str, Any] = {"schema": refs[(operation.request, "validation")]}
+    references = []
+    header = [_OPTIONAL_SESSION_PARAMETER] if operation.session == "optional" else []
+    for parameter in (*_path_parameters(operation), *_query_parameters(operation.query), *header):
+        name = _parameter_component_name(parameter)
+        if shared.setdefault(name, parameter) != parameter:
+            raise ValueError(f"{operation.operation_id}: parameter {name} differs from another's")
+        references.append({"$ref": f"#/components/parameters/{name}"})
+    result["parameters"] = [*references, {"$ref": "#/components/parameters/RequestId"}]
+    request = declared_body(operation)
+    if request is not None:
+        content: dict[str, Any] = {"schema": refs[(request, "validation")]}
         if operation.examples:
             content["examples"] = {
                 name: {"summary": example.summary, "value": example.value}
@@ -708,12 +955,29 @@ def _operation(operation: Operation, refs: Mapping[ModelKey, dict[str, Any]]) ->
     return result
 
 
+def _parameter_component_name(parameter: Mapping[str, Any]) -> str:
+    """`video_id` in the path -> `VideoIdPath`; `limit` in the query -> `LimitQuery`."""
+    words = str(parameter["name"]).replace("-", "_").split("_")
+    return "".join(word.capitalize() for word in words) + str(parameter["in"]).capitalize()
+
+
 def _security(session: SessionUse) -> list[dict[str, list[str]]]:
+    """The session scheme where the session is required. Where it is optional (POST /sessions)
+    the header is an optional parameter instead: generators read `[{}, {scheme}]` as "needs
+    credentials" and would demand an authenticated client to create the first session."""
     if session == "required":
         return [{SECURITY_SCHEME: []}]
-    if session == "optional":
-        return [{}, {SECURITY_SCHEME: []}]
     return []
+
+
+_OPTIONAL_SESSION_PARAMETER: Final[dict[str, Any]] = {
+    "name": SESSION_HEADER,
+    "in": "header",
+    "required": False,
+    "description": "A session id to resume: if it names a live session, that session is "
+    "returned (200), else a new one is created (201).",
+    "schema": {"type": "string"},
+}
 
 
 def _reply(reply: Reply, refs: Mapping[ModelKey, dict[str, Any]]) -> dict[str, Any]:
@@ -724,13 +988,18 @@ def _reply(reply: Reply, refs: Mapping[ModelKey, dict[str, Any]]) -> dict[str, A
             for name in (REQUEST_ID_HEADER, *reply.headers)
         },
     }
+    example: Any = None
     if isinstance(reply.body, RawBody):
-        response["content"] = {reply.body.media_type: {"schema": dict(reply.body.schema)}}
+        media_type, schema = reply.body.media_type, dict(reply.body.schema)
+        example = reply.body.example
     elif reply.body is not None:
-        schema = refs[(reply.body, "serialization")]
-        if reply.status in STATUS_BY_CODE.values():
-            schema = _with_codes(schema, reply.status)
-        response["content"] = {JSON: {"schema": schema}}
+        media_type, schema = JSON, refs[(reply.body, "serialization")]
+        example = RESPONSE_EXAMPLES.get(reply.body)
+    if reply.body is not None:
+        content: dict[str, Any] = {"schema": schema}
+        if example is not None:
+            content["examples"] = {"example": {"summary": reply.description, "value": example}}
+        response["content"] = {media_type: content}
     if reply.alternative is not None:
         alternative = reply.alternative
         response.setdefault("content", {})[alternative.media_type] = {
@@ -743,35 +1012,65 @@ def _error_name(status: int) -> str:
     return ERROR_RESPONSES[status][0]
 
 
+def error_codes(status: int) -> list[str]:
+    """The error codes a status carries (docs/API.md's error table)."""
+    codes = sorted(code for code, code_status in STATUS_BY_CODE.items() if code_status == status)
+    if not codes:
+        raise ValueError(f"no error code has status {status}")
+    return codes
+
+
 def _error_responses(error_ref: Mapping[str, Any]) -> dict[str, Any]:
-    """`components.responses`: one error response per status, its codes narrowed to the ones
-    that status carries."""
+    """`components.responses`: one error response per status, each a plain reference to the one
+    error schema (generators make one class of it, not one per status and operation); the
+    description ends with the status's codes, and the examples show each of them."""
     responses: dict[str, Any] = {}
     for status, (name, description) in sorted(ERROR_RESPONSES.items()):
+        codes = error_codes(status)
         headers = [REQUEST_ID_HEADER]
         if status == 429:
             headers.append("Retry-After")
         if status == 405:
             headers.append("Allow")
         responses[name] = {
-            "description": description,
+            "description": f"{description}\n\nCodes: {', '.join(f'`{c}`' for c in codes)}.",
             "headers": {h: {"$ref": f"#/components/headers/{h}"} for h in headers},
-            "content": {JSON: {"schema": _with_codes(error_ref, status)}},
+            "content": {
+                JSON: {
+                    "schema": dict(error_ref),
+                    "examples": {
+                        code: {"summary": f"{status} {code}", "value": _error_example(code)}
+                        for code in codes
+                    },
+                }
+            },
         }
     return responses
 
 
-def _with_codes(schema: Mapping[str, Any], status: int) -> dict[str, Any]:
-    """`schema` (which has an `error` object) with `error.code` limited to `status`'s codes."""
-    codes = sorted(code for code, code_status in STATUS_BY_CODE.items() if code_status == status)
-    if not codes:
-        raise ValueError(f"no error code has status {status}")
-    return {
-        "allOf": [
-            dict(schema),
-            {"properties": {"error": {"properties": {"code": {"enum": codes}}}}},
-        ]
+def _error_example(code: str) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "code": code,
+        "message": ERROR_EXAMPLE_MESSAGES.get(code, code.replace("_", " ")),
+        "request_id": "7f3c2a9e5b1d4c6e8a0f2b4d6e8c0a1b",
     }
+    if code == "validation_error":
+        body["details"] = [
+            {"field": "message", "message": "Field required", "type": "missing"},
+        ]
+    return {"error": body}
+
+
+ERROR_EXAMPLE_MESSAGES: Mapping[str, str] = {
+    "invalid_json": "the request body is not valid JSON",
+    "validation_error": "the request is not valid",
+    "session_required": "send the session id in the X-Session-Id header",
+    "session_not_found": "no such session: create one with POST /sessions",
+    "session_expired": "the session expired: create a new one with POST /sessions",
+    "no_videos": "the session has no videos yet: add one with POST /videos",
+    "rate_limited": "too many questions: retry in 42 seconds",
+}
+"""Example messages of the error examples (others: the code in words)."""
 
 
 def _path_parameters(operation: Operation) -> list[dict[str, Any]]:

@@ -114,14 +114,15 @@ ITEMS_PER_REQUEST: dict[str, JsonValue] = {"minItems": 1, "maxItems": 10}
 
 
 class AddVideosRequest(RequestBody):
-    """1 to MAX_VIDEOS_PER_REQUEST (default 10) items in `urls` and `transcripts` together."""
+    """`urls`, `transcripts` and `languages` are each optional, but at least one of `urls` and
+    `transcripts` must be non-empty: 1 to MAX_VIDEOS_PER_REQUEST (default 10) items in the two
+    lists together."""
 
+    # "Not both lists absent or empty", as one object schema (no anyOf of alternative objects,
+    # which client generators turn into one class per branch).
     model_config = ConfigDict(
         json_schema_extra={
-            "anyOf": [
-                {"required": ["urls"], "properties": {"urls": ITEMS_PER_REQUEST}},
-                {"required": ["transcripts"], "properties": {"transcripts": ITEMS_PER_REQUEST}},
-            ]
+            "not": {"properties": {"urls": {"maxItems": 0}, "transcripts": {"maxItems": 0}}}
         }
     )
 
