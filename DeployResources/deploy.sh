@@ -19,12 +19,12 @@
 #                                      services reach the server and the migrations step will fail
 #                                      unless this machine runs in Azure.
 #                                      (e.g. POSTGRES_CLIENT_IP=$(curl -s https://api.ipify.org))
-#   OPENAI_API_KEY, OPENAI_BASE_URL, LLM_PROVIDER, EMBEDDING_PROVIDER, EMBEDDING_BASE_URL,
-#   EMBEDDING_API_KEY, AZURE_OPENAI_ENDPOINT, AZURE_OPENAI_API_KEY,
-#   AZURE_OPENAI_CHAT_DEPLOYMENT, AZURE_OPENAI_EMBEDDING_DEPLOYMENT, YOUTUBE_PROXY_HTTP_URL,
-#   YOUTUBE_PROXY_HTTPS_URL, WEBSHARE_PROXY_USERNAME, WEBSHARE_PROXY_PASSWORD
-#                            optional  app settings; secrets go to Key Vault. Whatever of these is
-#                                      set in your shell is deployed.
+#   any setting of the README's Settings table, by its name (CHAT_MODEL, SESSION_EXPIRE_MINUTES,
+#   MAX_VIDEOS_PER_SESSION, OPENAI_API_KEY, AZURE_OPENAI_ENDPOINT, ...)
+#                            optional  whatever of them is set in your shell is deployed (secrets
+#                                      go to Key Vault), the others keep the template's default.
+#                                      Set them again for every run: a run puts back every setting
+#                                      it is not given (main.parameters.json lists the names).
 #   SKIP_MIGRATIONS=1, SKIP_PUBLISH=1  skip those steps
 #
 # Code publishing: `func azure functionapp publish <app> --python` when Core Tools is installed;

@@ -185,17 +185,21 @@ def _substitute_tree(node: object, environ: Mapping[str, str]) -> object:
 
 def render_parameters(template: Path, environ: Mapping[str, str]) -> dict[str, object]:
     """The parameters file with its placeholders filled in. Parameters whose value comes out
-    empty are dropped, so that the template's default applies."""
+    empty are dropped, so that the template's default applies; so are the empty entries of an
+    object value (appSettingOverrides: an app setting whose variable is not set keeps its
+    default, as the template itself does for azd, which passes them empty)."""
     document = json.loads(template.read_text(encoding="utf-8"))
     rendered = _substitute_tree(document, environ)
     parameters = rendered.get("parameters") if isinstance(rendered, dict) else None
     if not isinstance(rendered, dict) or not isinstance(parameters, dict):
         raise ValueError(f"{template}: not a deployment parameters file")
-    rendered["parameters"] = {
-        name: entry
-        for name, entry in parameters.items()
-        if not (isinstance(entry, dict) and entry.get("value") == "")
-    }
+    kept: dict[str, object] = {}
+    for name, entry in parameters.items():
+        if isinstance(entry, dict) and isinstance(entry.get("value"), dict):
+            entry = {**entry, "value": {k: v for k, v in entry["value"].items() if v != ""}}
+        if not (isinstance(entry, dict) and entry.get("value") == ""):
+            kept[name] = entry
+    rendered["parameters"] = kept
     return rendered
 
 

