@@ -396,7 +396,7 @@ def test_key_vault_grants_the_app_identity_and_references_resolve_with_it() -> N
 # --------------------------------------------------------------------------------------------
 
 
-def test_function_app_is_linux_python_311_on_flex_consumption() -> None:
+def test_function_app_is_linux_python_313_on_flex_consumption() -> None:
     text = _bicep_text()
     plan = _block(text, "resource plan 'Microsoft.Web/serverfarms@")
     assert "name: 'FC1'" in plan
