@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import functools
 import http.server
+import struct
 import threading
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -50,6 +52,32 @@ YOUTUBE_STAND_IN = (
     "</head><body><p>YouTube stand-in page</p></body></html>"
 )
 TIMEOUT_MS = 20_000
+PLAYER_STAND_IN = (
+    "<!doctype html><html lang='en'><head><meta charset='utf-8'><title>Player stand-in</title>"
+    "</head><body style='background:#222;color:#eee'><p>YouTube player stand-in</p></body></html>"
+)
+SCREENS = Path("/tmp/screens")  # noqa: S108 - screenshots for people to look at, outside the repo
+
+
+def _thumbnail_png() -> bytes:
+    """A 16x9 grey PNG standing in for YouTube's thumbnails."""
+    width, height = 16, 9
+    rows = b"".join(b"\x00" + b"\x90\xa0\xb4" * width for _ in range(height))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
+
+
+THUMBNAIL = _thumbnail_png()
 
 # The HTTP tests' fixture (a fresh migrated database of its own), made available to this folder.
 host_database_url = http_fixtures.host_database_url
@@ -144,16 +172,36 @@ def _youtube_stand_in(route: Route) -> None:
     route.fulfill(status=200, content_type="text/html; charset=utf-8", body=YOUTUBE_STAND_IN)
 
 
-@pytest.fixture
-def context(browser: Browser) -> Iterator[BrowserContext]:
-    """A fresh browser profile (empty sessionStorage). Routes registered later win: YouTube gets
-    the stand-in page, everything else off the loopback address is aborted."""
+def _player_stand_in(route: Route) -> None:
+    route.fulfill(status=200, content_type="text/html; charset=utf-8", body=PLAYER_STAND_IN)
+
+
+def _thumbnail_stand_in(route: Route) -> None:
+    route.fulfill(status=200, content_type="image/png", body=THUMBNAIL)
+
+
+def open_context(browser: Browser, width: int = 1280, height: int = 900) -> BrowserContext:
+    """A fresh browser profile (empty storage, clipboard allowed) with a `width` x `height`
+    viewport. Routes registered later win: YouTube's watch page, its privacy-enhanced player and
+    its thumbnails get local stand-ins, everything else off the loopback address is aborted."""
     fresh = browser.new_context(
-        viewport={"width": 1280, "height": 900}, locale="en-US", timezone_id="UTC"
+        viewport={"width": width, "height": height},
+        locale="en-US",
+        timezone_id="UTC",
+        permissions=["clipboard-read", "clipboard-write"],
     )
     fresh.set_default_timeout(TIMEOUT_MS)
     fresh.route(_leaves_the_machine, _abort)
     fresh.route("https://www.youtube.com/**", _youtube_stand_in)
+    fresh.route("https://www.youtube-nocookie.com/**", _player_stand_in)
+    fresh.route("https://i.ytimg.com/**", _thumbnail_stand_in)
+    return fresh
+
+
+@pytest.fixture
+def context(browser: Browser) -> Iterator[BrowserContext]:
+    """A fresh desktop-sized browser profile (see `open_context`)."""
+    fresh = open_context(browser)
     try:
         yield fresh
     finally:
@@ -168,8 +216,13 @@ def console_messages() -> list[str]:
 
 @pytest.fixture
 def page(context: BrowserContext, console_messages: list[str]) -> Page:
-    """A tab in the fresh profile; its console messages go to `console_messages`, and its
-    confirmation dialogs are accepted."""
+    """A tab in the fresh profile (see `open_page`)."""
+    return open_page(context, console_messages)
+
+
+def open_page(context: BrowserContext, console_messages: list[str]) -> Page:
+    """A tab in `context`; its console messages go to `console_messages`, and its confirmation
+    dialogs are accepted."""
     tab = context.new_page()
 
     def on_console(message: ConsoleMessage) -> None:

@@ -6,6 +6,7 @@ re-chunking proxy); and a server that answers JSON instead of a stream."""
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 import time
@@ -52,6 +53,7 @@ def model() -> Iterator[FakeOpenAI]:
 def fresh_model(model: FakeOpenAI) -> Iterator[None]:
     yield
     model.reset_streaming()
+    model.chat_replies = [STREAMED]
 
 
 @pytest.fixture(scope="module")
@@ -171,11 +173,19 @@ def open_with_a_video(page: Page, api_base: str) -> None:
 def expect_the_cited_answer(answer: Locator) -> None:
     expect(answer).not_to_have_class(STREAMING)
     expect(answer.locator(".message-text")).to_have_text(ANSWER)
-    expect(answer.locator("a.cite")).to_have_text(["[1]"])
-    expect(answer.locator("a.cite")).to_have_attribute("href", CITED_URL)
+    expect(answer.locator(".cite")).to_have_text(["[1]"])
     expect(answer.locator(".sources li")).to_have_count(1)
     expect(answer.locator(".sources li").first).to_contain_text("· 1:24")
-    expect(answer.locator(".message-error")).to_have_count(0)
+    expect(answer.get_by_role("link", name=re.compile("on YouTube"))).to_have_attribute(
+        "href", CITED_URL
+    )
+    expect(answer.locator(".message-note")).to_have_count(0)
+    expect(answer.locator(".message-model")).to_have_text("Answered by gpt-4o-mini")
+
+
+def expect_no_errors(page: Page) -> None:
+    for slot in ("#session-error", "#videos-error", "#chat-error"):
+        expect(page.locator(slot)).to_be_empty()
 
 
 def test_the_answer_shows_as_it_is_written_then_its_sources(
@@ -195,8 +205,11 @@ def test_the_answer_shows_as_it_is_written_then_its_sources(
     expect(bubble).not_to_contain_text("nine hours")
     expect(bubble.locator(".sources")).to_have_count(0)
     expect(page.locator("#status")).to_have_text("Answering…")
-    expect(page.get_by_label("Your question")).to_be_disabled()
+    # The box keeps the focus (and takes the next question) while the answer is written.
+    expect(page.get_by_label("Your question")).to_be_focused()
     expect(page.get_by_label("Your question")).to_have_value("")
+    expect(page.get_by_role("button", name="Stop")).to_be_visible()
+    expect(page.get_by_role("button", name="Ask", exact=True)).to_be_hidden()
 
     model.stream_gate.set()
     expect(bubble).to_contain_text("In his test the battery lasts")
@@ -211,7 +224,8 @@ def test_the_answer_shows_as_it_is_written_then_its_sources(
     question = page.get_by_label("Your question")
     expect(question).to_have_value("")
     expect(question).to_be_focused()
-    expect(page.locator("#error-area")).to_be_empty()
+    expect_no_errors(page)
+    expect(page.locator("#offline-banner")).to_be_hidden()  # a real model answers here
     assert_no_policy_violations(console_messages)
 
 
@@ -225,13 +239,13 @@ def test_a_model_failure_part_way_shows_the_error_and_the_question_can_be_asked_
     bubble = page.locator("#messages .message-assistant")
     expect(bubble).to_have_class(re.compile(r"\bmessage-failed\b"))
     expect(bubble.locator(".message-text")).to_have_text("In his test")
-    failure = bubble.locator(".message-error")
-    expect(failure).to_contain_text("llm_error: ")
-    expect(failure).to_contain_text("Nothing was saved; ask again to retry.")
-    expect(failure.locator("code")).to_have_text(REQUEST_ID)
+    failure = bubble.locator(".message-note")
+    expect(failure).to_contain_text("The answer model failed. Nothing was saved: ask again.")
+    expect(failure.locator(".error-code")).to_have_text("llm_error")
+    expect(failure.locator(".error-request-id")).to_have_text(REQUEST_ID)
     expect(bubble.locator(".sources")).to_have_count(0)
     expect(page.locator("#status")).to_have_text("The answer was interrupted.")
-    expect(page.locator("#error-area")).to_be_empty()
+    expect_no_errors(page)
     question = page.get_by_label("Your question")
     expect(question).to_have_value(QUESTION)
     expect(question).to_be_focused()
@@ -259,7 +273,7 @@ def test_events_split_and_joined_anywhere_with_crlf_line_ends_make_the_same_answ
     ask(page, QUESTION)
     expect_the_cited_answer(page.locator("#messages .message-assistant"))
     assert proxy.streams == streams + 1
-    expect(page.locator("#error-area")).to_be_empty()
+    expect_no_errors(page)
 
 
 @pytest.mark.parametrize(
@@ -276,7 +290,7 @@ def test_a_stream_that_breaks_off_before_done_shows_an_error_in_the_answer(
     expect(bubble.locator(".message-text")).to_have_text(STREAMED)  # every delta arrived
     expect(bubble).to_have_class(STREAMING)
     proxy.release.set()
-    expect(bubble.locator(".message-error")).to_contain_text(f"{code}: ")
+    expect(bubble.locator(".message-note .error-code")).to_have_text(code)
     expect(bubble).not_to_have_class(STREAMING)
     expect(bubble.locator(".message-text")).to_have_text(STREAMED)
     expect(bubble.locator(".sources")).to_have_count(0)
@@ -297,3 +311,84 @@ def test_a_json_answer_is_shown_as_before(llm_host: str, page: Page) -> None:
     expect_the_cited_answer(page.locator("#messages .message-assistant"))
     assert accepted == ["text/event-stream, application/json"]
     expect(page.get_by_label("Your question")).to_be_focused()
+
+
+def stored_messages(api_base: str, page: Page) -> list[dict[str, object]]:
+    """The conversation the server stored for the page's session."""
+    stored = page.evaluate(f"() => localStorage.getItem('videoRag.session:{api_base}')")
+    session_id = json.loads(stored)["id"]
+    response = httpx.get(f"{api_base}/chat/messages", headers={"X-Session-Id": session_id})
+    messages: list[dict[str, object]] = response.json()["messages"]
+    return messages
+
+
+def test_stop_aborts_the_stream_keeps_what_was_written_and_stores_nothing(
+    llm_host: str, model: FakeOpenAI, page: Page, console_messages: list[str]
+) -> None:
+    open_with_a_video(page, llm_host)
+    model.stream_gate = threading.Event()
+    model.token_delay_seconds = 0.05
+    abandoned = model.streams_abandoned
+    ask(page, QUESTION)
+    bubble = page.locator("#messages .message-assistant")
+    expect(bubble.locator(".message-text")).to_have_text("In")
+
+    page.get_by_role("button", name="Stop").click()
+    expect(bubble).to_have_class(re.compile(r"\bmessage-stopped\b"))
+    expect(bubble).not_to_have_class(STREAMING)
+    expect(bubble.locator(".message-note")).to_have_text(
+        "Stopped. This answer was not saved; ask again to get it whole."
+    )
+    expect(bubble.locator(".message-text")).to_have_text("In")
+    expect(page.locator("#status")).to_have_text("Stopped.")
+    question = page.get_by_label("Your question")
+    expect(question).to_have_value(QUESTION)
+    expect(question).to_be_focused()
+    expect(page.get_by_role("button", name="Ask", exact=True)).to_be_visible()
+    expect(page.get_by_role("button", name="Stop")).to_be_hidden()
+
+    # The host let go of the model's stream once the page aborted its request.
+    model.stream_gate.set()
+    deadline = time.monotonic() + 15
+    while model.streams_abandoned == abandoned and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert model.streams_abandoned == abandoned + 1
+    assert stored_messages(llm_host, page) == []
+    expect_no_errors(page)
+    assert_no_policy_violations(console_messages)
+
+
+MARKDOWN = (
+    "Here is **what he found** about the *battery* [1]:\n\n"
+    "- It lasts `nine hours` in his test [1].\n"
+    "- The keyboard is _sold separately_.\n\n"
+    "1. Charge it overnight.\n"
+    "2. Use the power saver.\n\n"
+    "<img src=x onerror=alert(1)> and <b>no markup</b>"
+)
+
+
+def test_markdown_is_rendered_from_dom_nodes_and_html_stays_text_and_copy_takes_the_answer(
+    llm_host: str, model: FakeOpenAI, page: Page, console_messages: list[str]
+) -> None:
+    model.chat_replies = [MARKDOWN]
+    open_with_a_video(page, llm_host)
+    ask(page, QUESTION)
+    answer = page.locator("#messages .message-assistant")
+    text = answer.locator(".message-text")
+    expect(text.locator("ul > li")).to_have_count(2)
+    expect(text.locator("p").first.locator("strong")).to_have_text("what he found")
+    expect(text.locator("p").first.locator("em")).to_have_text("battery")
+    expect(text.locator("ul > li").first.locator("code")).to_have_text("nine hours")
+    expect(text.locator("ul > li").nth(1).locator("em")).to_have_text("sold separately")
+    expect(text.locator("ol > li")).to_have_text(["Charge it overnight.", "Use the power saver."])
+    expect(text.locator(".cite")).to_have_text(["[1]", "[1]"])
+    expect(text.locator("p").last).to_have_text("<img src=x onerror=alert(1)> and <b>no markup</b>")
+    expect(text.locator("img, b")).to_have_count(0)
+
+    page.get_by_role("button", name="Copy the answer").click()
+    expect(page.get_by_role("button", name="Copy the answer")).to_have_text("Copied")
+    copied = page.evaluate("() => navigator.clipboard.readText()")
+    assert copied.startswith("Here is **what he found** about the *battery* [1]:")
+    assert copied.endswith(f"Sources:\n[1] Surface Go Review at 1:24 {CITED_URL}")
+    assert_no_policy_violations(console_messages)

@@ -406,4 +406,4 @@ def check_ui_page(ctx: Any, response: Any, case: Any) -> None:
     assert len(sources) <= 2, policy
     assert all(_ORIGIN.fullmatch(source) for source in sources[1:]), policy
     assert "default-src 'none'" in directives, policy
-    assert len(directives) == 10, policy
+    assert len(directives) == 11, policy

@@ -5,7 +5,9 @@ Content-Security-Policy: its one inline script and its one inline style are allo
 SHA-256 hashes (computed from the file as served, so editing the page never breaks them), the
 page may connect only to its own origin and to the origin of the API base it was pointed at with
 `?api=`, and Trusted Types forbid every HTML-string sink (the page builds its DOM with
-`textContent`).
+`textContent`). The only other origins it may use: YouTube's privacy-enhanced player
+(`frame-src`), in which a citation plays its video at the cited moment, and YouTube's thumbnail
+host (`img-src`).
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ PAGE_PACKAGE = "services.video_rag.api"
 PAGE_RESOURCE = ("static", "chat.html")
 API_BASE_PARAMETER = "api"
 HTML_CONTENT_TYPE = "text/html; charset=utf-8"
+PLAYER_ORIGIN = "https://www.youtube-nocookie.com"
+THUMBNAIL_ORIGIN = "https://i.ytimg.com"
 
 _INLINE_SCRIPT = re.compile(r"<script>(.*?)</script>", re.DOTALL)
 _INLINE_STYLE = re.compile(r"<style>(.*?)</style>", re.DOTALL)
@@ -102,7 +106,8 @@ def content_security_policy(page: ChatPage, extra_origin: str | None = None) -> 
             f"script-src {page.script_source}",
             f"style-src {page.style_source}",
             f"connect-src {connect}",
-            "img-src data:",
+            f"img-src data: {THUMBNAIL_ORIGIN}",
+            f"frame-src {PLAYER_ORIGIN}",
             "base-uri 'none'",
             "form-action 'none'",
             "frame-ancestors 'none'",
