@@ -637,7 +637,12 @@ def test_package_honors_funcignore(tmp_path: Path) -> None:
             prefix = "/".join(parts[:depth])
             assert not deploytool.is_ignored(rules, prefix, True), f"{name} under ignored {prefix}"
         assert not deploytool.is_ignored(rules, name, False), f"{name} is in .funcignore"
-    for excluded in ("local.settings.json", "requirements-dev.txt", "Makefile"):
+    for excluded in (
+        "local.settings.json",
+        "requirements-dev.txt",
+        "requirements-local.txt",
+        "Makefile",
+    ):
         assert excluded not in names
     assert not {n for n in names if n.split("/")[0] in {"tests", "local_host", ".venv", ".azure"}}
 
