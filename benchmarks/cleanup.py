@@ -35,7 +35,7 @@ from typing import Any
 import psycopg
 from sqlalchemy import func, select, text
 
-from benchmarks.common import WORDS, describe, machine, migrated_database, percentile
+from benchmarks.common import LIMITS_OFF, WORDS, describe, machine, migrated_database, percentile
 from benchmarks.retrieval import (
     CHUNK_COPY_COLUMNS,
     COPY_HEADER,
@@ -354,9 +354,7 @@ def _measure(
     data: Dataset, batched: bool, threads: int, think_ms: float, quiet_seconds: float
 ) -> Outcome:
     with migrated_database() as url:
-        settings = load_settings(
-            {"PG_VECTOR_CONNECTION_STRING": url, "CHAT_RATE_LIMIT_PER_MINUTE": "0"}
-        )
+        settings = load_settings({"PG_VECTOR_CONNECTION_STRING": url, **LIMITS_OFF})
         deps = Dependencies(settings=settings)
         now = datetime.now(UTC)
         tokens, counts = populate(deps, data, now)

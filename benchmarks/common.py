@@ -107,15 +107,24 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+# Load tests and benchmarks send far more than one client would: every abuse limit off.
+LIMITS_OFF: Mapping[str, str] = {
+    "CHAT_RATE_LIMIT_PER_MINUTE": "0",
+    "CLIENT_CHAT_RATE_LIMIT_PER_MINUTE": "0",
+    "CLIENT_SESSION_RATE_LIMIT_PER_MINUTE": "0",
+    "LLM_DAILY_TOKEN_BUDGET": "0",
+}
+
+
 def fake_llm_settings(database_url: str, fake_base_url: str) -> dict[str, str]:
     """App settings for a host that answers and embeds with the fake OpenAI server of the tests,
-    with no chat rate limit."""
+    with the abuse limits off."""
     return {
         "PG_VECTOR_CONNECTION_STRING": database_url,
         "LLM_PROVIDER": "openai",
         "OPENAI_BASE_URL": f"{fake_base_url}/v1",
         "OPENAI_API_KEY": "benchmark",
-        "CHAT_RATE_LIMIT_PER_MINUTE": "0",
+        **LIMITS_OFF,
     }
 
 

@@ -20,7 +20,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Final
 
-from benchmarks.common import local_host, migrated_database
+from benchmarks.common import LIMITS_OFF, local_host, migrated_database
 from tests.eval.scorer import run_evaluation
 
 # App settings copied from this environment with --provider-from-env.
@@ -36,7 +36,7 @@ def run(
         return run_evaluation(base_url, details=details)
     settings = {
         "LLM_PROVIDER": "offline",
-        "CHAT_RATE_LIMIT_PER_MINUTE": "0",
+        **LIMITS_OFF,
         "SESSION_EXPIRE_MINUTES": "120",
     }
     if provider_from_env:

@@ -83,6 +83,30 @@ class RequestIdMiddleware:
         await self.app(scope, receive, send_with_id)
 
 
+class ForwardedForMiddleware:
+    """Appends the caller's socket address to ``X-Forwarded-For``, after whatever the caller
+    sent there, as Azure's front ends do: the app believes only the rightmost entry (see
+    ``services.video_rag.domain.clients``), so a caller cannot choose its own address here
+    either."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        client = scope.get("client")
+        if scope["type"] == "http" and client:
+            peer = f"{client[0]}:{client[1]}".encode("latin-1")
+            headers = [
+                (k, v) for k, v in scope.get("headers", []) if k.lower() != b"x-forwarded-for"
+            ]
+            sent = b", ".join(
+                v for k, v in scope.get("headers", []) if k.lower() == b"x-forwarded-for"
+            )
+            headers.append((b"x-forwarded-for", sent + b", " + peer if sent else peer))
+            scope = {**scope, "headers": headers}
+        await self.app(scope, receive, send)
+
+
 def build_route_table(functions: Iterable[HttpFunction]) -> RouteTable[HttpFunction]:
     """Compile the functions' route templates; invalid templates are logged and skipped."""
     entries: list[RouteEntry[HttpFunction]] = []
@@ -206,7 +230,7 @@ def build_asgi_app(
         route_prefix.strip("/"),
         function_directory or os.getcwd(),
     )
-    middleware = [Middleware(RequestIdMiddleware)]
+    middleware = [Middleware(ForwardedForMiddleware), Middleware(RequestIdMiddleware)]
     if cors is not None:
         middleware.append(
             Middleware(

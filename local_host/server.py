@@ -268,6 +268,9 @@ def _run_server(
         access_log=False,
         lifespan="off",
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+        # The caller's X-Forwarded-For is not believed (uvicorn would, from loopback): the app
+        # appends the socket's address to it, as Azure's front ends do (ForwardedForMiddleware).
+        proxy_headers=False,
     )
     loop = asyncio.new_event_loop()
     try:

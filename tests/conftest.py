@@ -89,11 +89,20 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
+# Tests create sessions and ask questions from one address far faster than a person: the
+# per-client limits are off unless a test turns them on (tests/integration/test_client_limits.py).
+CLIENT_LIMITS_OFF = {
+    "CLIENT_CHAT_RATE_LIMIT_PER_MINUTE": "0",
+    "CLIENT_SESSION_RATE_LIMIT_PER_MINUTE": "0",
+}
+
+
 @pytest.fixture
 def deps(database_url: str, clock: FakeClock) -> Iterator[Dependencies]:
     """The app's dependency seam wired to the test database and the fake clock."""
     dependencies = Dependencies(
-        settings=load_settings({"PG_VECTOR_CONNECTION_STRING": database_url}), clock=clock
+        settings=load_settings({"PG_VECTOR_CONNECTION_STRING": database_url, **CLIENT_LIMITS_OFF}),
+        clock=clock,
     )
     set_dependencies(dependencies)
     yield dependencies

@@ -98,8 +98,13 @@ def add_exchange(db: Session, session_id: uuid.UUID, at: datetime) -> None:
     db.flush()
 
 
+# Deployment-wide counters (rate windows per client address, tokens per day): no session's data.
+COUNTER_TABLES = frozenset({"client_rate_window", "llm_usage"})
+
+
 def row_counts(db: Session) -> dict[str, int]:
-    """Rows per table of the service."""
+    """Rows per table of the service that holds sessions' data (sessions, videos, transcripts,
+    chunks, links, messages)."""
     from sqlalchemy import func, select
 
     from services.video_rag.db.models import metadata
@@ -107,6 +112,7 @@ def row_counts(db: Session) -> dict[str, int]:
     return {
         table.name: int(db.scalar(select(func.count()).select_from(table)) or 0)
         for table in metadata.sorted_tables
+        if table.name not in COUNTER_TABLES
     }
 
 

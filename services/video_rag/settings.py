@@ -103,6 +103,13 @@ class Settings:
     ingest_concurrency: int = 4
     max_message_chars: int = 2000
     chat_rate_limit_per_minute: int = 10
+    client_chat_rate_limit_per_minute: int = 30
+    client_session_rate_limit_per_minute: int = 10
+    llm_daily_token_budget: int = 2_000_000
+    trusted_proxy_hops: int = 1
+    max_chunks_per_transcript: int = 2000
+    max_chunks_per_session: int = 10_000
+    max_captions_per_upload: int = 50_000
     retrieval_k: int = 6
     history_token_budget: int = 1500
     whole_video_token_budget: int = 60_000
@@ -413,6 +420,17 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         ingest_concurrency=reader.integer("INGEST_CONCURRENCY", 4, 1, 32),
         max_message_chars=reader.integer("MAX_MESSAGE_CHARS", 2000, 1, 100_000),
         chat_rate_limit_per_minute=reader.integer("CHAT_RATE_LIMIT_PER_MINUTE", 10, 0, 10_000),
+        client_chat_rate_limit_per_minute=reader.integer(
+            "CLIENT_CHAT_RATE_LIMIT_PER_MINUTE", 30, 0, 100_000
+        ),
+        client_session_rate_limit_per_minute=reader.integer(
+            "CLIENT_SESSION_RATE_LIMIT_PER_MINUTE", 10, 0, 100_000
+        ),
+        llm_daily_token_budget=reader.integer("LLM_DAILY_TOKEN_BUDGET", 2_000_000, 0, 10**12),
+        trusted_proxy_hops=reader.integer("TRUSTED_PROXY_HOPS", 1, 1, 10),
+        max_chunks_per_transcript=reader.integer("MAX_CHUNKS_PER_TRANSCRIPT", 2000, 10, 100_000),
+        max_chunks_per_session=reader.integer("MAX_CHUNKS_PER_SESSION", 10_000, 10, 1_000_000),
+        max_captions_per_upload=reader.integer("MAX_CAPTIONS_PER_UPLOAD", 50_000, 10, 1_000_000),
         retrieval_k=reader.integer("RETRIEVAL_K", 6, 1, 50),
         history_token_budget=reader.integer("HISTORY_TOKEN_BUDGET", 1500, 0, 100_000),
         whole_video_token_budget=reader.integer(

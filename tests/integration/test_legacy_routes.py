@@ -77,6 +77,9 @@ class FailingAnswerer:
     def part_notes(self, passages: Sequence[Passage]) -> str:
         raise self.error
 
+    def take_tokens_used(self) -> int:
+        return 0
+
 
 @pytest.fixture
 def source(deps: Dependencies) -> RecordingSource:

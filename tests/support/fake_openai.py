@@ -6,7 +6,8 @@ path `/openai/deployments/{deployment}/chat/completions`), can fail every reques
 and can wait before answering (to make clients time out). Streamed completions (`"stream": true`)
 are sent word by word as `chat.completion.chunk` events: with a delay per word, held after the
 first word until a test opens `stream_gate`, or ended by an error event after some words; a
-client that goes away mid-stream is counted in `streams_abandoned`."""
+client that goes away mid-stream is counted in `streams_abandoned`. Usage is reported as OpenAI
+does: 15 tokens per completion, and 10 plus one per word for a stream that asks for it."""
 
 from __future__ import annotations
 
@@ -187,6 +188,11 @@ def fake_openai_server(fake: FakeOpenAI | None = None) -> Iterator[FakeOpenAI]:
                     if state.token_delay_seconds and state.stopping.wait(state.token_delay_seconds):
                         return
                 self._event(state.chunk(body, {}, "stop"))
+                if (body.get("stream_options") or {}).get("include_usage"):
+                    # As OpenAI does: a last chunk without choices that carries the usage.
+                    usage = {"prompt_tokens": 10, "completion_tokens": len(words)}
+                    usage["total_tokens"] = 10 + len(words)
+                    self._event({**state.chunk(body, {}, None), "choices": [], "usage": usage})
                 self.wfile.write(b"data: [DONE]\n\n")
                 self.wfile.flush()
             except OSError:  # the client went away: stop writing

@@ -437,23 +437,24 @@ def test_size_limit_on_segment_text() -> None:
     )
 
 
-@pytest.mark.parametrize("fmt", ["vtt", "srt", "segments"])
-def test_caption_count_limit(monkeypatch: pytest.MonkeyPatch, fmt: str) -> None:
-    monkeypatch.setattr(captions_module, "MAX_CAPTIONS", 3)
-
+@pytest.mark.parametrize("fmt", ["vtt", "srt", "segments", "text"])
+def test_caption_count_limit(fmt: str) -> None:
     def srt(count: int) -> str:
         return "".join(f"00:00:0{i}.000 --> 00:00:0{i}.500\ncue {i}\n\n" for i in range(count))
 
     def content(count: int) -> object:
         if fmt == "segments":
             return [{"text": f"cue {i}", "start": i} for i in range(count)]
+        if fmt == "text":
+            return "\n\n".join(f"paragraph {i}" for i in range(count))
         return ("WEBVTT\n\n" if fmt == "vtt" else "") + srt(count)
 
-    assert len(parse_transcript(fmt, content(3))) == 3
+    assert len(parse_transcript(fmt, content(3), max_captions=3)) == 3
     with pytest.raises(
-        TranscriptFormatError, match=r"^transcript has too many captions \(limit 3\)$"
+        TranscriptFormatError,
+        match=r"^transcript has too many captions \(limit 3, MAX_CAPTIONS_PER_UPLOAD\)$",
     ):
-        parse_transcript(fmt, content(4))
+        parse_transcript(fmt, content(4), max_captions=3)
 
 
 def test_the_real_caption_count_limit() -> None:

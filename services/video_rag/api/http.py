@@ -37,6 +37,7 @@ from starlette.requests import ClientDisconnect
 
 from services.video_rag.bootstrap import get_dependencies
 from services.video_rag.diagnostics import bind_invocation, current_invocation_id, invocation
+from services.video_rag.domain.clients import FORWARDED_FOR_HEADER, client_address
 from services.video_rag.domain.errors import AppError, DatabaseUnavailable
 
 logger = logging.getLogger("video_rag.http")
@@ -68,6 +69,7 @@ STATUS_BY_CODE: Mapping[str, int] = {
     "llm_error": 502,
     "upstream_error": 502,
     "database_unavailable": 503,
+    "llm_budget_exhausted": 503,
     "configuration_error": 503,
     "upstream_timeout": 504,
 }
@@ -226,6 +228,13 @@ def _is_unicode(text: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
+
+
+def request_client(req: func.HttpRequest) -> str | None:
+    """The caller's address as Azure's front end (or the local host) reported it in
+    X-Forwarded-For, read as TRUSTED_PROXY_HOPS says (see `domain.clients`)."""
+    hops = get_dependencies().settings.trusted_proxy_hops
+    return client_address(req.headers.get(FORWARDED_FOR_HEADER), hops)
 
 
 def session_token(req: func.HttpRequest) -> str | None:

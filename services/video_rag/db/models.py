@@ -13,9 +13,10 @@ from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from typing import Any
 
+import numpy as np
 import psycopg
 from pgvector import Vector
-from pgvector.sqlalchemy import HALFVEC, VECTOR
+from pgvector.sqlalchemy import VECTOR
 from psycopg.adapt import Dumper
 from sqlalchemy import (
     BigInteger,
@@ -90,7 +91,8 @@ class EmbeddingVector(VECTOR):
                 raise ValueError(
                     f"expected 1 to {MAX_EMBEDDING_DIMENSIONS} dimensions, got {len(value)}"
                 )
-            return Vector(list(value))
+            # A list as it is, anything else (a float32 array row, a tuple) as an array.
+            return Vector(value if isinstance(value, list) else np.asarray(value, np.float32))
 
         return process
 
@@ -196,9 +198,6 @@ class TranscriptChunk(Base):
 
     __tablename__ = "transcript_chunk"
     __table_args__ = (UniqueConstraint("transcript_id", "ordinal"),)
-    # Generated columns are read when used, not returned by every insert (embedding_half is 2
-    # bytes per dimension).
-    __mapper_args__ = {"eager_defaults": False}  # noqa: RUF012 (SQLAlchemy's own attribute)
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     transcript_id: Mapped[uuid.UUID] = mapped_column(
@@ -214,12 +213,6 @@ class TranscriptChunk(Base):
     # No fixed width: each transcript's model decides (Transcript.embedding_dimensions). Retrieval
     # is an exact scan of one session's chunks, so no index needs a width.
     embedding: Mapped[list[float]] = mapped_column(EmbeddingVector())
-    # The same vector in half precision, generated (never written by the app), stored inline in
-    # the row (STORAGE MAIN, migration 0007): retrieval's shortlist reads it without touching
-    # TOAST, then re-ranks the shortlist by `embedding` (see db.retrieval).
-    embedding_half: Mapped[Any] = mapped_column(
-        HALFVEC(), Computed("embedding::halfvec", persisted=True)
-    )
     text_search: Mapped[Any] = mapped_column(
         TSVECTOR, Computed(f"to_tsvector('{TEXT_SEARCH_CONFIG}'::regconfig, text)", persisted=True)
     )

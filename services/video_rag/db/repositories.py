@@ -7,8 +7,8 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Select, case, delete, exists, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -17,12 +17,18 @@ from sqlalchemy.orm import Session
 from services.video_rag.db.models import (
     ChatMessage,
     ChatSession,
+    ClientRateWindow,
+    LlmUsage,
     SessionVideo,
     Transcript,
     TranscriptChunk,
     Video,
 )
 from services.video_rag.domain.chunking import Chunk
+
+if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import NDArray
 
 
 class SessionRepository:
@@ -79,6 +85,15 @@ class SessionRepository:
         query = select(func.count()).where(SessionVideo.session_id == session_id)
         return int(self._db.scalar(query) or 0)
 
+    def count_chunks(self, session_id: uuid.UUID) -> int:
+        """How many passages the session's videos hold in all."""
+        query = (
+            select(func.coalesce(func.sum(Transcript.chunk_count), 0))
+            .join(SessionVideo, SessionVideo.transcript_id == Transcript.id)
+            .where(SessionVideo.session_id == session_id)
+        )
+        return int(self._db.scalar(query) or 0)
+
     def count_messages(self, session_id: uuid.UUID) -> int:
         """How many chat messages the session has stored."""
         query = select(func.count()).where(ChatMessage.session_id == session_id)
@@ -88,6 +103,10 @@ class SessionRepository:
         """Delete a session; the database cascades to everything it owns."""
         result = self._db.execute(delete(ChatSession).where(ChatSession.id == session_id))
         return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+# Chunks inserted per statement (each row carries a vector: 6 KB at 1536 dimensions).
+INSERT_BATCH_ROWS = 250
 
 
 class MaintenanceRepository:
@@ -144,6 +163,59 @@ class MaintenanceRepository:
         return int(result.rowcount)  # type: ignore[attr-defined]
 
 
+class LimitsRepository:
+    """Limits shared by every instance of the deployment: per-client rate windows and the
+    model tokens spent per day."""
+
+    def __init__(self, db: Session) -> None:
+        self._db = db
+
+    def take_client_slot(
+        self, kind: str, client_hash: bytes, now: datetime, window_seconds: int
+    ) -> tuple[datetime, int]:
+        """Count one request of `kind` in the client's current fixed window (a new window starts
+        when the last one is `window_seconds` old). Returns the window's start and its count so
+        far, this request included. Atomic: concurrent requests each get their own count."""
+        table = ClientRateWindow.__table__
+        expired = table.c.started_at <= now - timedelta(seconds=window_seconds)
+        statement = (
+            pg_insert(ClientRateWindow)
+            .values(kind=kind, client_hash=client_hash, started_at=now, count=1)
+            .on_conflict_do_update(
+                index_elements=[table.c.kind, table.c.client_hash],
+                set_={
+                    "started_at": case((expired, now), else_=table.c.started_at),
+                    "count": case((expired, 1), else_=table.c.count + 1),
+                },
+            )
+            .returning(table.c.started_at, table.c.count)
+        )
+        started, count = self._db.execute(statement).one()
+        return started, int(count)
+
+    def tokens_spent(self, day: date) -> int:
+        """The model tokens spent on `day` (UTC) so far."""
+        spent = self._db.scalar(select(LlmUsage.tokens).where(LlmUsage.day == day))
+        return int(spent or 0)
+
+    def add_tokens(self, day: date, tokens: int) -> None:
+        """Add `tokens` to `day`'s tally (atomic under concurrency)."""
+        statement = pg_insert(LlmUsage).values(day=day, tokens=tokens)
+        statement = statement.on_conflict_do_update(
+            index_elements=[LlmUsage.day], set_={"tokens": LlmUsage.tokens + tokens}
+        )
+        self._db.execute(statement)
+
+    def forget_before(self, windows_before: datetime, usage_before: date) -> int:
+        """Delete rate windows started before `windows_before` and daily tallies older than
+        `usage_before`. Returns how many rows went."""
+        windows = self._db.execute(
+            delete(ClientRateWindow).where(ClientRateWindow.started_at < windows_before)
+        )
+        usage = self._db.execute(delete(LlmUsage).where(LlmUsage.day < usage_before))
+        return int(windows.rowcount) + int(usage.rowcount)  # type: ignore[attr-defined]
+
+
 @dataclass(frozen=True)
 class SessionVideoRow:
     """A video as one session sees it: YouTube's metadata, its transcript, when it was added."""
@@ -167,6 +239,7 @@ class SharedTranscriptRow:
     id: uuid.UUID
     language: str
     is_generated: bool
+    chunk_count: int
 
 
 @dataclass(frozen=True)
@@ -227,7 +300,9 @@ class VideoRepository:
         self, video_id: str, languages: Sequence[str], embedding_model: str
     ) -> list[SharedTranscriptRow]:
         """Shared (YouTube) transcripts of a video in any of `languages`, for one model."""
-        query = select(Transcript.id, Transcript.language, Transcript.is_generated).where(
+        query = select(
+            Transcript.id, Transcript.language, Transcript.is_generated, Transcript.chunk_count
+        ).where(
             Transcript.video_id == video_id,
             Transcript.owner_session_id.is_(None),
             Transcript.embedding_model == embedding_model,
@@ -289,22 +364,26 @@ class VideoRepository:
         self,
         transcript_id: uuid.UUID,
         chunks: Sequence[Chunk],
-        embeddings: Sequence[Sequence[float]],
+        embeddings: Sequence[Sequence[float]] | NDArray[np.float32],
     ) -> None:
-        """Insert a transcript's chunks with their embeddings, in order."""
-        rows = [
-            {
-                "transcript_id": transcript_id,
-                "ordinal": ordinal,
-                "start_seconds": chunk.start_seconds,
-                "end_seconds": chunk.end_seconds,
-                "text": chunk.text,
-                "moments": [list(moment) for moment in chunk.moments],
-                "embedding": embedding,
-            }
-            for ordinal, (chunk, embedding) in enumerate(zip(chunks, embeddings, strict=True))
-        ]
-        if rows:
+        """Insert a transcript's chunks with their embeddings (one row each, e.g. a float32
+        array), in order, `INSERT_BATCH_ROWS` rows per statement: what is bound for the driver
+        at once stays small whatever the transcript's length."""
+        if len(chunks) != len(embeddings):
+            raise ValueError(f"{len(chunks)} chunks but {len(embeddings)} embeddings")
+        for first in range(0, len(chunks), INSERT_BATCH_ROWS):
+            rows = [
+                {
+                    "transcript_id": transcript_id,
+                    "ordinal": ordinal,
+                    "start_seconds": chunks[ordinal].start_seconds,
+                    "end_seconds": chunks[ordinal].end_seconds,
+                    "text": chunks[ordinal].text,
+                    "moments": [list(moment) for moment in chunks[ordinal].moments],
+                    "embedding": embeddings[ordinal],
+                }
+                for ordinal in range(first, min(first + INSERT_BATCH_ROWS, len(chunks)))
+            ]
             self._db.execute(insert(TranscriptChunk), rows)
 
     def link(

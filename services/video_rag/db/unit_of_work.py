@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from services.video_rag.db.repositories import (
     ChatRepository,
+    LimitsRepository,
     MaintenanceRepository,
     SessionRepository,
     VideoRepository,
@@ -23,6 +24,7 @@ class UnitOfWork:
     maintenance: MaintenanceRepository
     videos: VideoRepository
     chat: ChatRepository
+    limits: LimitsRepository
     retrieval: RetrievalRepository
 
     def __init__(self, session_factory: Callable[[], Session]) -> None:
@@ -35,6 +37,7 @@ class UnitOfWork:
         self.maintenance = MaintenanceRepository(self._db)
         self.videos = VideoRepository(self._db)
         self.chat = ChatRepository(self._db)
+        self.limits = LimitsRepository(self._db)
         self.retrieval = RetrievalRepository(self._db)
         return self
 

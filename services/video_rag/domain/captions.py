@@ -160,7 +160,7 @@ def clean_caption_text(text: str) -> str:
 # Parsing
 
 
-def parse_transcript(fmt: str, content: object) -> list[Caption]:
+def parse_transcript(fmt: str, content: object, max_captions: int = MAX_CAPTIONS) -> list[Caption]:
     """Captions from an uploaded transcript, in document order, with cleaned text.
 
     `fmt` is ``"vtt"`` or ``"srt"`` (`content` is the file's text), ``"segments"`` (`content`
@@ -170,13 +170,13 @@ def parse_transcript(fmt: str, content: object) -> list[Caption]:
     transcript with no text at all is an error.
 
     Raises TranscriptFormatError with a client-safe message naming the offending line or
-    segment.
+    segment, or saying that there are more than `max_captions` captions (or paragraphs).
     """
     if not isinstance(fmt, str):
         raise TranscriptFormatError("transcript format must be a string")
     normalized = fmt.strip().lower()
     if normalized == "segments":
-        return _parse_segments(content)
+        return _parse_segments(content, max_captions)
     if normalized not in ("vtt", "srt", "text"):
         raise TranscriptFormatError(
             f"unsupported transcript format {_quote(fmt)}; "
@@ -189,10 +189,10 @@ def parse_transcript(fmt: str, content: object) -> list[Caption]:
             f"transcript is too large: {len(content)} characters (limit {MAX_TRANSCRIPT_CHARS})"
         )
     if normalized == "text":
-        return _parse_plain_text(content)
+        return _parse_plain_text(content, max_captions)
     lines = content.removeprefix("\ufeff").replace("\r\n", "\n").replace("\r", "\n").split("\n")
     first_cue_line = _skip_vtt_header(lines) if normalized == "vtt" else 0
-    cues = _parse_cue_blocks(lines, first_cue_line, vtt=normalized == "vtt")
+    cues = _parse_cue_blocks(lines, first_cue_line, vtt=normalized == "vtt", limit=max_captions)
     return _captions_from_cues(cues)
 
 
@@ -244,7 +244,7 @@ def _blocks(lines: list[str], first: int) -> list[list[tuple[int, str]]]:
     return blocks
 
 
-def _parse_cue_blocks(lines: list[str], first: int, *, vtt: bool) -> list[_RawCue]:
+def _parse_cue_blocks(lines: list[str], first: int, *, vtt: bool, limit: int) -> list[_RawCue]:
     """The cues of a WebVTT or SRT body.
 
     A block is an optional identifier (the SRT number), a timing line and text lines. Text
@@ -278,10 +278,8 @@ def _parse_cue_blocks(lines: list[str], first: int, *, vtt: bool) -> list[_RawCu
             start_ms, end_ms = _parse_timing(line, line_number)
             cue = _RawCue(start_ms, end_ms, [])
             cues.append(cue)
-            if len(cues) > MAX_CAPTIONS:
-                raise TranscriptFormatError(
-                    f"transcript has too many captions (limit {MAX_CAPTIONS})"
-                )
+            if len(cues) > limit:
+                raise _too_many_captions(limit)
             target = cue.lines
         if not leading:
             continue
@@ -345,22 +343,30 @@ def _captions_from_cues(cues: list[_RawCue]) -> list[Caption]:
     return captions
 
 
-def _parse_plain_text(content: str) -> list[Caption]:
+def _too_many_captions(limit: int) -> TranscriptFormatError:
+    return TranscriptFormatError(
+        f"transcript has too many captions (limit {limit}, MAX_CAPTIONS_PER_UPLOAD)"
+    )
+
+
+def _parse_plain_text(content: str, limit: int) -> list[Caption]:
     """Plain text: one untimed caption per paragraph (blank-line separated)."""
     paragraphs = re.split(r"\n\s*\n", content.removeprefix("\ufeff").replace("\r\n", "\n"))
     captions = [
         Caption(text, 0.0, 0.0) for text in (clean_caption_text(p) for p in paragraphs) if text
     ]
+    if len(captions) > limit:
+        raise _too_many_captions(limit)
     if not captions:
         raise TranscriptFormatError("the transcript has no text")
     return captions
 
 
-def _parse_segments(content: object) -> list[Caption]:
+def _parse_segments(content: object, limit: int) -> list[Caption]:
     if not isinstance(content, Sequence) or isinstance(content, str | bytes | bytearray):
         raise TranscriptFormatError("segments content must be a list of objects")
-    if len(content) > MAX_CAPTIONS:
-        raise TranscriptFormatError(f"transcript has too many captions (limit {MAX_CAPTIONS})")
+    if len(content) > limit:
+        raise _too_many_captions(limit)
     if not content:
         raise TranscriptFormatError("transcript contains no captions")
     captions: list[Caption] = []

@@ -68,18 +68,28 @@ class Chunk:
     seconds), in order, the first at offset 0; `moments.seconds_at` reads it."""
 
 
+class TooManyChunks(Exception):
+    """The captions make more chunks than the limit allowed (chunking stopped there)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"more than {limit} chunks")
+        self.limit = limit
+
+
 def chunk_captions(
     captions: Sequence[Caption],
     max_chars: int = DEFAULT_MAX_CHARS,
     overlap_chars: int = DEFAULT_OVERLAP_CHARS,
     max_seconds: float = DEFAULT_MAX_SECONDS,
+    max_chunks: int | None = None,
 ) -> list[Chunk]:
     """Overlapping chunks of at most `max_chars` characters covering all the captions' text.
 
     Ordinals run 0..n-1 and start times never decrease; a chunk starts when its first caption
     starts and ends at the latest end of its captions. Returns [] when no caption has text.
     Raises ValueError when `max_chars` < 50, `overlap_chars` < 0, `overlap_chars` >=
-    `max_chars` or `max_seconds` <= 0.
+    `max_chars` or `max_seconds` <= 0, and TooManyChunks as soon as the captions need more than
+    `max_chunks` chunks (so a hostile transcript costs no more than the limit).
     """
     if not max_seconds > 0:
         raise ValueError(f"max_seconds must be positive, got {max_seconds}")
@@ -104,6 +114,8 @@ def chunk_captions(
     new = 0  # first unit not yet in any chunk
     overlap_length = 0  # joined length of units[first:new]
     while new < count:
+        if max_chunks is not None and len(chunks) >= max_chunks:
+            raise TooManyChunks(max_chunks)
         length = overlap_length
         fills: list[int] = []  # fills[k]: chunk length when it ends with unit new + k
         stop = new

@@ -73,9 +73,23 @@ class RateLimited(AppError):
     code = "rate_limited"
     default_message = "too many questions; wait a moment"
 
+    def __init__(self, retry_after_seconds: int, what: str = "questions in this session") -> None:
+        super().__init__(
+            f"too many {what}; retry in {retry_after_seconds} s",
+            headers={"Retry-After": str(retry_after_seconds)},
+        )
+
+
+class LlmBudgetExhausted(AppError):
+    """The deployment spent its daily model tokens (LLM_DAILY_TOKEN_BUDGET)."""
+
+    code = "llm_budget_exhausted"
+    default_message = "the service has answered all the questions it can today; retry tomorrow"
+
     def __init__(self, retry_after_seconds: int) -> None:
         super().__init__(
-            f"too many questions in this session; retry in {retry_after_seconds} s",
+            "the service has used up today's budget for answers; "
+            f"retry in {retry_after_seconds} s (after midnight UTC)",
             headers={"Retry-After": str(retry_after_seconds)},
         )
 

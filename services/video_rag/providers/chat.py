@@ -12,6 +12,7 @@ import asyncio
 import logging
 import re
 import sys
+import threading
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final, Literal, Protocol
 
@@ -106,6 +107,46 @@ class Answerer(Protocol):
         whole)."""
         ...
 
+    def take_tokens_used(self) -> int:
+        """The model tokens the provider reported since the last call (then forgotten)."""
+        ...
+
+
+class TokenTally:
+    """Adds up the token usage the provider reports for every model call (LangChain's
+    `usage_metadata`, streamed calls included when the model is asked for it)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._tokens = 0
+
+    def add(self, tokens: int) -> None:
+        with self._lock:
+            self._tokens += tokens
+
+    def take(self) -> int:
+        with self._lock:
+            tokens, self._tokens = self._tokens, 0
+        return tokens
+
+    def callback(self) -> Any:
+        """A LangChain callback handler feeding this tally (langchain-core imported here)."""
+        from langchain_core.callbacks import BaseCallbackHandler
+        from langchain_core.messages import AIMessage
+
+        tally = self
+
+        class _UsageHandler(BaseCallbackHandler):
+            def on_llm_end(self, response: Any, **kwargs: Any) -> None:
+                for generations in response.generations:
+                    for generation in generations:
+                        message = getattr(generation, "message", None)
+                        usage = message.usage_metadata if isinstance(message, AIMessage) else None
+                        if usage:
+                            tally.add(int(usage.get("total_tokens", 0)))
+
+        return _UsageHandler()
+
 
 # Timeout exception classes by module; a module that was never imported cannot have raised one.
 _TIMEOUT_CLASSES: Final = (
@@ -177,10 +218,17 @@ class LangChainAnswerer:
 
     context_limited = True
 
-    def __init__(self, model: BaseChatModel, model_label: str) -> None:
+    def __init__(
+        self, model: BaseChatModel, model_label: str, tally: TokenTally | None = None
+    ) -> None:
         self.model = model
         self.model_label = model_label
         self._chains: dict[str, Runnable[dict[str, Any], str]] = {}
+        self._tally = tally or TokenTally()
+
+    def take_tokens_used(self) -> int:
+        """The tokens the provider reported for this answerer's calls since the last call."""
+        return self._tally.take()
 
     def _chain(
         self, name: Literal["answer", "whole", "condense", "notes"]
@@ -212,8 +260,10 @@ class LangChainAnswerer:
                 ),
             }
             # Racing threads may both build the chains; they are equivalent and stateless.
+            usage = self._tally.callback()
             self._chains = {
-                key: prompt | self.model | StrOutputParser() for key, prompt in prompts.items()
+                key: (prompt | self.model | StrOutputParser()).with_config(callbacks=[usage])
+                for key, prompt in prompts.items()
             }
         return self._chains[name]
 
@@ -357,6 +407,10 @@ class OfflineExtractiveAnswerer:
     model_label: str = "offline-extractive"
     context_limited = False
 
+    def take_tokens_used(self) -> int:
+        """Nothing: no model, no tokens."""
+        return 0
+
     def standalone_question(self, question: str, history: Sequence[HistoryMessage]) -> str:
         """The offline follow-up rule: `offline_standalone_question`."""
         return offline_standalone_question(question, history)
@@ -449,6 +503,7 @@ def build_answerer(settings: Settings, *, timeout_seconds: float = 30.0) -> Answ
             timeout=timeout_seconds,
             max_retries=1,
             temperature=0,
+            stream_usage=True,  # usage in streams too, for LLM_DAILY_TOKEN_BUDGET
         )
         return LangChainAnswerer(azure, settings.chat_model_label)
     from langchain_openai import ChatOpenAI
@@ -460,5 +515,6 @@ def build_answerer(settings: Settings, *, timeout_seconds: float = 30.0) -> Answ
         timeout=timeout_seconds,
         max_retries=1,
         temperature=0,
+        stream_usage=True,  # usage in streams too, for LLM_DAILY_TOKEN_BUDGET
     )
     return LangChainAnswerer(model, settings.chat_model_label)

@@ -42,6 +42,12 @@ from services.video_rag.domain.prompts import (
 )
 from services.video_rag.domain.whole_video import videos_named, whole_video_kind
 from services.video_rag.domain.youtube_urls import video_link
+from services.video_rag.service.limits import (
+    check_llm_budget,
+    record_llm_usage,
+    retry_after,
+    take_client_slot,
+)
 from services.video_rag.service.sessions import authenticate, lifetime, require_token
 
 if TYPE_CHECKING:
@@ -97,20 +103,27 @@ class PreparedQuestion:
 
 
 def ask(
-    deps: Dependencies, token: str | None, question: str, video_ids: Sequence[str] | None
+    deps: Dependencies,
+    token: str | None,
+    question: str,
+    video_ids: Sequence[str] | None,
+    client: str | None = None,
 ) -> ChatAnswer:
     """Answer `question` from the caller's videos (or only `video_ids`), with citations."""
-    prepared = prepare_question(deps, token, question, video_ids)
-    if prepared.passages:
-        answerer = prepared.answerer
-        raw = _call_model(
-            lambda: answerer.answer(
-                prepared.question, prepared.passages, prepared.history, prepared.whole_videos
+    prepared = prepare_question(deps, token, question, video_ids, client)
+    answerer = prepared.answerer
+    try:
+        if prepared.passages:
+            raw = _call_model(
+                lambda: answerer.answer(
+                    prepared.question, prepared.passages, prepared.history, prepared.whole_videos
+                )
             )
-        )
-    else:
-        raw = NO_ANSWER
-    return store_answer(deps, prepared, raw)
+        else:
+            raw = NO_ANSWER
+        return store_answer(deps, prepared, raw)
+    finally:
+        record_llm_usage(deps, answerer)
 
 
 async def stream_answer(
@@ -140,15 +153,27 @@ async def stream_answer(
     else:
         pieces.append(NO_ANSWER)
         yield NO_ANSWER
-    yield await asyncio.to_thread(store_answer, deps, prepared, "".join(pieces))
+    yield await asyncio.to_thread(_store_and_record, deps, prepared, "".join(pieces))
+
+
+def _store_and_record(deps: Dependencies, prepared: PreparedQuestion, raw: str) -> ChatAnswer:
+    try:
+        return store_answer(deps, prepared, raw)
+    finally:
+        record_llm_usage(deps, prepared.answerer)
 
 
 def prepare_question(
-    deps: Dependencies, token: str | None, question: str, video_ids: Sequence[str] | None
+    deps: Dependencies,
+    token: str | None,
+    question: str,
+    video_ids: Sequence[str] | None,
+    client: str | None = None,
 ) -> PreparedQuestion:
-    """Check the session, the question, the videos and the rate limit (the question counts
-    against it from here on, even if answering fails); condense a follow-up into a standalone
-    question and retrieve its passages. Raises the documented errors; stores no message."""
+    """Check the session, the question, the videos, the deployment's daily token budget and the
+    rate limits of the session and of the `client` address (the question counts against them
+    from here on, even if answering fails); condense a follow-up into a standalone question and
+    retrieve its passages. Raises the documented errors; stores no message."""
     token_hash = require_token(token)
     settings = deps.settings
     now = deps.clock()
@@ -160,7 +185,10 @@ def prepare_question(
             raise NoVideos()
         if video_ids is not None and not set(video_ids) <= set(titles):
             raise VideoNotFound("this session has no video with some of the given video_ids")
+        if settings.llm_provider != "offline":  # the offline answerer spends nothing
+            check_llm_budget(uow, now, settings.llm_daily_token_budget)
         _take_slot(uow.chat, session.id, now, settings.chat_rate_limit_per_minute)
+        take_client_slot(uow, "chat", client, now, settings.client_chat_rate_limit_per_minute)
         history = _history(uow.chat.messages(session.id, HISTORY_MESSAGES))
         uow.commit()
 
@@ -243,8 +271,7 @@ def _take_slot(chat: ChatRepository, session_id: uuid.UUID, now: datetime, limit
         return
     started, count = chat.take_question_slot(session_id, now, RATE_WINDOW_SECONDS)
     if count > limit:
-        remaining = (started - now).total_seconds() + RATE_WINDOW_SECONDS
-        raise RateLimited(max(1, math.ceil(remaining)))
+        raise RateLimited(retry_after(started, now, RATE_WINDOW_SECONDS))
 
 
 def _history(rows: Sequence[MessageRow]) -> list[HistoryMessage]:
@@ -381,6 +408,7 @@ def _source(number: int, passage: Passage, claim: str, question: str) -> Source:
         url=video_link(passage.video_id, passage.link_url, at),
         text=excerpt.text,
     )
+
 
 def _supported(settings: Settings, question: str, passages: Sequence[Passage]) -> bool:
     """Whether some sentence of `passages` is close enough to `question` to support an answer

@@ -17,6 +17,9 @@ logger = logging.getLogger(__name__)
 # this long, so that a session linking or storing it while the cleanup runs never loses it
 # (linking and storing touch `last_used_at`).
 UNUSED_TRANSCRIPT_GRACE = timedelta(minutes=10)
+# Per-client rate windows last a minute; kept an hour. Daily token tallies are kept a month.
+RATE_WINDOW_RETENTION = timedelta(hours=1)
+LLM_USAGE_RETENTION = timedelta(days=31)
 
 
 @dataclass(frozen=True)
@@ -26,6 +29,7 @@ class CleanupReport:
     sessions: int
     transcripts: int
     videos: int
+    limit_rows: int = 0
 
 
 def cleanup_expired_sessions(
@@ -53,12 +57,19 @@ def cleanup_expired_sessions(
         lambda uow: uow.maintenance.delete_videos_without_transcripts(now - grace, batch_size),
         batch_size,
     )
-    report = CleanupReport(sessions=sessions, transcripts=transcripts, videos=videos)
+    with uow_factory() as uow:
+        limit_rows = uow.limits.forget_before(
+            now - RATE_WINDOW_RETENTION, (now - LLM_USAGE_RETENTION).date()
+        )
+        uow.commit()
+    report = CleanupReport(sessions, transcripts, videos, limit_rows)
     logger.info(
-        "session cleanup deleted %d expired sessions, %d unused transcripts, %d unused videos",
+        "session cleanup deleted %d expired sessions, %d unused transcripts, %d unused videos, "
+        "%d old rate windows and token tallies",
         report.sessions,
         report.transcripts,
         report.videos,
+        report.limit_rows,
     )
     return report
 

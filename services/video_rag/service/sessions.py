@@ -18,6 +18,7 @@ from services.video_rag.domain.sessions import (
     is_well_formed_token,
     new_session_token,
 )
+from services.video_rag.service.limits import take_client_slot
 
 if TYPE_CHECKING:
     from services.video_rag.bootstrap import Dependencies
@@ -81,13 +82,17 @@ def session_key(deps: Dependencies, token: str | None) -> uuid.UUID:
         return authenticate(uow, token_hash, deps.clock(), lifetime(deps.settings)).id
 
 
-def get_or_create_session(deps: Dependencies, token: str | None) -> tuple[SessionInfo, bool]:
+def get_or_create_session(
+    deps: Dependencies, token: str | None, client: str | None = None
+) -> tuple[SessionInfo, bool]:
     """Return the live session named by `token` (renewed), or create a new one. The flag says it
     is new.
 
     A missing, unknown, malformed or expired token gets a brand-new session with a new token:
-    a client can never choose its own session id.
+    a client can never choose its own session id. Creating one counts against the `client`
+    address's CLIENT_SESSION_RATE_LIMIT_PER_MINUTE (RateLimited past it).
     """
+
     now = deps.clock()
     span = lifetime(deps.settings)
     with deps.uow() as uow:
@@ -97,6 +102,8 @@ def get_or_create_session(deps: Dependencies, token: str | None) -> tuple[Sessio
                 info = _describe(uow, existing, token)
                 uow.commit()
                 return info, False
+        limit = deps.settings.client_session_rate_limit_per_minute
+        take_client_slot(uow, "session", client, now, limit)
         new_token = new_session_token()
         session = uow.sessions.create(
             token_hash=hash_token(new_token), created_at=now, expires_at=span.expiry(now, now)

@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Literal
 
 from services.video_rag.domain.captions import Caption, TranscriptFormatError, parse_transcript
-from services.video_rag.domain.chunking import Chunk, chunk_captions
+from services.video_rag.domain.chunking import Chunk, TooManyChunks, chunk_captions
 from services.video_rag.domain.errors import InvalidRequest, SessionNotFound, VideoNotFound
 from services.video_rag.domain.youtube_urls import (
     ANY_VIDEO_ID_PATTERN,
@@ -29,6 +29,9 @@ from services.video_rag.domain.youtube_urls import (
 from services.video_rag.service.sessions import authenticate, lifetime, require_token
 
 if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
     from services.video_rag.bootstrap import Dependencies
     from services.video_rag.db.repositories import SessionVideoRow
     from services.video_rag.db.unit_of_work import UnitOfWork
@@ -147,6 +150,7 @@ def prepare_items(
     default_language: str,
     max_items: int,
     max_characters: int,
+    max_captions: int,
 ) -> list[AddItem]:
     """Turn a request's URLs and uploads into items, in that order. An unusable URL or transcript
     becomes a failed item (nothing is requested for it); too many or too few items in all is an
@@ -164,7 +168,9 @@ def prepare_items(
             ],
         )
     items = [_url_item(url) for url in urls]
-    items += [_upload_item(upload, default_language, max_characters) for upload in uploads]
+    items += [
+        _upload_item(upload, default_language, max_characters, max_captions) for upload in uploads
+    ]
     return items
 
 
@@ -175,7 +181,9 @@ def _url_item(url: str) -> AddItem:
     return AddItem(url, video_id)
 
 
-def _upload_item(upload: UploadInput, default_language: str, max_characters: int) -> AddItem:
+def _upload_item(
+    upload: UploadInput, default_language: str, max_characters: int, max_captions: int
+) -> AddItem:
     # An upload without an id gets one that cannot be taken for a YouTube id (not 11 characters).
     video_id = upload.video_id or f"upload-{secrets.token_urlsafe(12)}"
     upload = replace(upload, video_id=video_id)
@@ -188,7 +196,7 @@ def _upload_item(upload: UploadInput, default_language: str, max_characters: int
         )
         return AddItem(video_id, video_id, error=error)
     try:
-        captions = parse_transcript(upload.format, upload.content)
+        captions = parse_transcript(upload.format, upload.content, max_captions)
     except TranscriptFormatError as exc:
         return AddItem(video_id, video_id, error=ItemError("invalid_transcript", str(exc)))
     language = upload.language or default_language
@@ -214,6 +222,7 @@ def add_requested_videos(
         default_language=languages[0],
         max_items=settings.max_videos_per_request,
         max_characters=settings.max_transcript_chars,
+        max_captions=settings.max_captions_per_upload,
     )
     return add_videos(deps, session_id, items, languages)
 
@@ -287,16 +296,31 @@ def _session_video(
         return uow.videos.get_for_session(session_id, video_id)
 
 
-def _check_room(deps: Dependencies, session_id: uuid.UUID) -> None:
+def _check_room(deps: Dependencies, session_id: uuid.UUID, new_chunks: int = 0) -> None:
+    """Fail early (before fetching or embedding) when the session has no room; the storing
+    transaction checks again under the session's lock (`_claim_session`)."""
     with deps.uow() as uow:
-        count = uow.sessions.count_videos(session_id)
-    _raise_if_full(count, deps.settings.max_videos_per_session)
+        _raise_if_no_room(deps, uow, session_id, new_chunks)
 
 
-def _raise_if_full(count: int, limit: int) -> None:
+def _raise_if_no_room(
+    deps: Dependencies, uow: UnitOfWork, session_id: uuid.UUID, new_chunks: int
+) -> None:
+    limit = deps.settings.max_videos_per_session
+    count = uow.sessions.count_videos(session_id)
     if count >= limit:
         raise ItemFailed(
             "session_video_limit", f"this session already has {count} videos (the limit is {limit})"
+        )
+    if new_chunks == 0:
+        return
+    limit = deps.settings.max_chunks_per_session
+    stored = uow.sessions.count_chunks(session_id)
+    if stored + new_chunks > limit:
+        raise ItemFailed(
+            "session_chunk_limit",
+            f"this session holds {stored} passages and this video has {new_chunks}; "
+            f"the limit is {limit} (MAX_CHUNKS_PER_SESSION; remove a video first)",
         )
 
 
@@ -309,17 +333,20 @@ def _link_shared(
         candidates = uow.videos.find_shared_transcripts(video_id, languages, model)
         if not candidates:
             return None
-        _claim_session(deps, uow, session_id)
         best = min(candidates, key=lambda t: (list(languages).index(t.language), t.is_generated))
+        _claim_session(deps, uow, session_id, best.chunk_count)
         return _link_in(deps, uow, session_id, video_id, best.id)
 
 
-def _claim_session(deps: Dependencies, uow: UnitOfWork, session_id: uuid.UUID) -> None:
+def _claim_session(
+    deps: Dependencies, uow: UnitOfWork, session_id: uuid.UUID, new_chunks: int
+) -> None:
     """First thing in a storing transaction: lock the session row (adds to one session run one
-    at a time, before any insert takes a key-share lock on it) and check its video limit."""
+    at a time, before any insert takes a key-share lock on it) and check its limits: videos,
+    and chunks with the `new_chunks` about to be added (MAX_CHUNKS_PER_SESSION)."""
     if not uow.sessions.lock(session_id):
         raise SessionNotFound("the session ended while the video was being added")
-    _raise_if_full(uow.sessions.count_videos(session_id), deps.settings.max_videos_per_session)
+    _raise_if_no_room(deps, uow, session_id, new_chunks)
 
 
 def _link_in(
@@ -353,8 +380,10 @@ def _fetch_and_store(
         fetched = source.fetch(video_id, languages)
     except TranscriptFetchError as exc:
         raise ItemFailed(exc.code, exc.message) from None
+    chunks = _chunk(deps, fetched.captions)
+    _check_room(deps, session_id, len(chunks))
     metadata = source.metadata(video_id)
-    chunks, vectors = _chunk_and_embed(deps, fetched.captions)
+    vectors = _embed(deps, chunks)
     new = NewTranscript(
         video_id=video_id,
         language=fetched.language,
@@ -363,10 +392,10 @@ def _fetch_and_store(
         title=None,
         duration_seconds=_duration(fetched.captions),
         chunk_count=len(chunks),
-        embedding_dimensions=len(vectors[0]),
+        embedding_dimensions=vectors.shape[1],
     )
     with deps.uow() as uow:
-        _claim_session(deps, uow, session_id)
+        _claim_session(deps, uow, session_id, len(chunks))
         uow.videos.ensure_video(video_id, metadata.title, metadata.channel, deps.clock())
         transcript_id = uow.videos.insert_shared_transcript(new, deps.clock())
         if transcript_id is not None:
@@ -399,7 +428,9 @@ def _store_upload(
 ) -> VideoView:
     from services.video_rag.db.repositories import NewTranscript
 
-    chunks, vectors = _chunk_and_embed(deps, upload.captions)
+    chunks = _chunk(deps, upload.captions)
+    _check_room(deps, session_id, len(chunks))
+    vectors = _embed(deps, chunks)
     new = NewTranscript(
         video_id=video_id,
         language=upload.language,
@@ -408,12 +439,12 @@ def _store_upload(
         title=upload.title,
         duration_seconds=_duration(upload.captions),
         chunk_count=len(chunks),
-        embedding_dimensions=len(vectors[0]),
+        embedding_dimensions=vectors.shape[1],
         link_url=upload.link_url,
         timed=upload.timed,
     )
     with deps.uow() as uow:
-        _claim_session(deps, uow, session_id)
+        _claim_session(deps, uow, session_id, len(chunks))
         uow.videos.ensure_video(video_id, None, None, deps.clock())
         transcript_id = uow.videos.insert_uploaded_transcript(new, session_id, deps.clock())
         uow.videos.insert_chunks(transcript_id, chunks, vectors)
@@ -423,26 +454,52 @@ def _store_upload(
     return view
 
 
-def _chunk_and_embed(
-    deps: Dependencies, captions: Sequence[Caption]
-) -> tuple[list[Chunk], list[list[float]]]:
-    from services.video_rag.providers.embeddings import EmbeddingFailed
-
-    chunks = chunk_captions(captions)
+def _chunk(deps: Dependencies, captions: Sequence[Caption]) -> list[Chunk]:
+    """The transcript's chunks, within MAX_CHUNKS_PER_TRANSCRIPT and MAX_TRANSCRIPT_CHARS."""
+    settings = deps.settings
+    try:
+        chunks = chunk_captions(captions, max_chunks=settings.max_chunks_per_transcript)
+    except TooManyChunks as exc:
+        raise ItemFailed(
+            "transcript_too_long",
+            f"the transcript makes more than {exc.limit} passages "
+            "(MAX_CHUNKS_PER_TRANSCRIPT); split it into parts",
+        ) from None
     if not chunks:
         raise ItemFailed("invalid_transcript", "the transcript has no text")
     characters = sum(len(chunk.text) - chunk.overlap_chars for chunk in chunks)
-    limit = deps.settings.max_transcript_chars
+    limit = settings.max_transcript_chars
     if characters > limit:
         raise ItemFailed(
             "invalid_transcript",
             f"the transcript is too long ({characters} characters; the limit is {limit})",
         )
+    return chunks
+
+
+def _embed(deps: Dependencies, chunks: Sequence[Chunk]) -> npt.NDArray[np.float32]:
+    """The chunks' vectors, one float32 row each, embedded EMBEDDING_BATCH_SIZE texts at a time:
+    the provider's lists of Python floats (8 times the size) never exist for more than one
+    batch."""
+    import numpy as np
+
+    from services.video_rag.providers.embeddings import EmbeddingFailed
+
+    embedder = deps.get_embedder()
+    batch = deps.settings.embedding_batch_size
+    vectors: npt.NDArray[np.float32] | None = None
     try:
-        vectors = deps.get_embedder().embed_documents([chunk.text for chunk in chunks])
+        for start in range(0, len(chunks), batch):
+            texts = [chunk.text for chunk in chunks[start : start + batch]]
+            part = np.asarray(embedder.embed_documents(texts), dtype=np.float32)
+            if vectors is None:
+                vectors = np.empty((len(chunks), part.shape[1]), dtype=np.float32)
+            vectors[start : start + len(part)] = part
     except EmbeddingFailed as exc:
         raise ItemFailed("embedding_error", str(exc)) from None
-    return chunks, vectors
+    if vectors is None:
+        raise ItemFailed("invalid_transcript", "the transcript has no text")
+    return vectors
 
 
 def _duration(captions: Sequence[Caption]) -> float:

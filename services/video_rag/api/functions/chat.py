@@ -16,6 +16,7 @@ from services.video_rag.api.http import (
     json_response,
     no_content,
     parse_json,
+    request_client,
     session_token,
 )
 from services.video_rag.api.schemas import (
@@ -38,11 +39,13 @@ def ask(req: func.HttpRequest) -> func.HttpResponse | Response:
     token = session_token(req)
     require_token(token)  # 401 for a missing or malformed id before the body is read
     body = parse_json(req, ChatRequest)
+    client = request_client(req)
     if accepts_event_stream(req):
-        # Every check (401, 400, 404, 409, 429) happens here, before the stream starts.
-        prepared = service.prepare_question(deps, token, body.message, body.video_ids)
+        # Every check (401, 400, 404, 409, 429, 503) happens here, before the stream starts.
+        prepared = service.prepare_question(deps, token, body.message, body.video_ids, client)
         return event_stream(_answer_events(service.stream_answer(deps, prepared)))
-    return json_response(_chat_response(service.ask(deps, token, body.message, body.video_ids)))
+    answer = service.ask(deps, token, body.message, body.video_ids, client)
+    return json_response(_chat_response(answer))
 
 
 async def _answer_events(

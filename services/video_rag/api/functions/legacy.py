@@ -24,6 +24,7 @@ from services.video_rag.api.http import (
     error_response,
     http_endpoint,
     json_response,
+    request_client,
 )
 from services.video_rag.api.http import parse_json as parse_body
 from services.video_rag.api.legacy_schemas import (
@@ -67,7 +68,7 @@ def get_or_create_session(req: func.HttpRequest) -> func.HttpResponse:
     """The live session named in the request (200), or a new one (201)."""
     _, token = _parse(req, GetOrCreateSessionRequest)
     deps = get_dependencies()
-    info, created = session_service.get_or_create_session(deps, token)
+    info, created = session_service.get_or_create_session(deps, token, request_client(req))
     response = LegacySessionResponse(session_id=info.session_id, create_date=info.created_at)
     return json_response(response, 201 if created else 200)
 
@@ -90,7 +91,7 @@ def save_video_transcript(req: func.HttpRequest) -> func.HttpResponse:
 def get_inference(req: func.HttpRequest) -> func.HttpResponse:
     """Answer a question from all the session's videos; `create_date` is ignored."""
     body, token = _parse(req, GetInferenceRequest)
-    answer = chat_service.ask(get_dependencies(), token, body.query, None)
+    answer = chat_service.ask(get_dependencies(), token, body.query, None, request_client(req))
     return json_response(InferenceResponse(response=answer.answer))
 
 

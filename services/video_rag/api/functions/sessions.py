@@ -10,6 +10,7 @@ from services.video_rag.api.http import (
     json_response,
     no_content,
     parse_json,
+    request_client,
     session_token,
 )
 from services.video_rag.api.schemas import CreateSessionRequest, SessionResponse
@@ -22,7 +23,8 @@ bp = func.Blueprint()
 def create_session(req: func.HttpRequest) -> func.HttpResponse:
     body = parse_json(req, CreateSessionRequest, empty_ok=True)
     deps = get_dependencies()
-    info, created = service.get_or_create_session(deps, session_token(req) or body.session_id)
+    token = session_token(req) or body.session_id
+    info, created = service.get_or_create_session(deps, token, request_client(req))
     response = SessionResponse(**vars(info))
     return json_response(response, 201 if created else 200, {SESSION_HEADER: info.session_id})
 

@@ -1,0 +1,63 @@
+"""Limits that span sessions: requests per client address per minute (a new session does not
+reset them) and the model tokens the deployment may spend per UTC day."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Literal
+
+from services.video_rag.domain.clients import client_hash
+from services.video_rag.domain.errors import LlmBudgetExhausted, RateLimited
+
+if TYPE_CHECKING:
+    from services.video_rag.bootstrap import Dependencies
+    from services.video_rag.db.unit_of_work import UnitOfWork
+    from services.video_rag.providers.chat import Answerer
+
+WINDOW_SECONDS = 60
+ClientRequest = Literal["chat", "session"]
+_WHAT: dict[ClientRequest, str] = {
+    "chat": "questions from your address",
+    "session": "new sessions from your address",
+}
+
+
+def retry_after(window_started: datetime, now: datetime, window_seconds: int) -> int:
+    """Whole seconds until a fixed window that started at `window_started` ends (at least 1)."""
+    remaining = (window_started - now).total_seconds() + window_seconds
+    return max(1, math.ceil(remaining))
+
+
+def take_client_slot(
+    uow: UnitOfWork, kind: ClientRequest, client: str | None, now: datetime, limit: int
+) -> None:
+    """Count one `kind` request of `client` (an address from `domain.clients`) in its current
+    one-minute window, inside the caller's unit of work (it counts once that commits). Raises
+    RateLimited past `limit` requests; `0` means no limit."""
+    if limit == 0:
+        return
+    started, count = uow.limits.take_client_slot(kind, client_hash(client), now, WINDOW_SECONDS)
+    if count > limit:
+        raise RateLimited(retry_after(started, now, WINDOW_SECONDS), _WHAT[kind])
+
+
+def check_llm_budget(uow: UnitOfWork, now: datetime, budget: int) -> None:
+    """Raise LlmBudgetExhausted when the deployment has spent `budget` model tokens today (UTC);
+    `0` means no budget."""
+    if budget == 0:
+        return
+    utc = now.astimezone(UTC)
+    if uow.limits.tokens_spent(utc.date()) >= budget:
+        midnight = datetime.combine(utc.date() + timedelta(days=1), datetime.min.time(), UTC)
+        raise LlmBudgetExhausted(max(1, math.ceil((midnight - utc).total_seconds())))
+
+
+def record_llm_usage(deps: Dependencies, answerer: Answerer) -> None:
+    """Add the tokens `answerer` reported since the last call to today's tally. Tokens of a call
+    that failed or was abandoned stay with the answerer and are added by the next question."""
+    tokens = answerer.take_tokens_used()
+    if tokens:
+        with deps.uow() as uow:
+            uow.limits.add_tokens(deps.clock().astimezone(UTC).date(), tokens)
+            uow.commit()

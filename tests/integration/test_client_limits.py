@@ -1,0 +1,181 @@
+"""Limits that one client cannot reset by opening new sessions, and the deployment's daily model
+budget: CLIENT_SESSION_RATE_LIMIT_PER_MINUTE, CLIENT_CHAT_RATE_LIMIT_PER_MINUTE (both per client
+address, the one Azure's front end appended to X-Forwarded-For) and LLM_DAILY_TOKEN_BUDGET
+(counted from the usage the provider reports, with the real langchain-openai client)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, date, datetime
+
+import azure.functions as func
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from services.video_rag.bootstrap import Dependencies, set_dependencies
+from services.video_rag.db.models import ClientRateWindow, LlmUsage
+from services.video_rag.service.maintenance import cleanup_expired_sessions
+from services.video_rag.settings import load_settings
+from tests.conftest import FakeClock
+from tests.helpers import body_of, invoke
+from tests.support.fake_openai import FakeOpenAI, fake_openai_server
+
+pytestmark = [pytest.mark.db]
+
+TRANSCRIPT = {
+    "video_id": "batteryvid1",
+    "format": "segments",
+    "content": [{"text": "The battery lasts nine hours.", "start": 0.0, "duration": 5.0}],
+}
+
+# Not a follow-up: each question is one model call (no condense step).
+QUESTION = "How long does the battery last on one charge?"
+
+
+def from_address(address: str, session: str | None = None) -> dict[str, str]:
+    """Headers of a request that Azure's front end received from `address` (a caller's own
+    X-Forwarded-For entries come first, the front end's last)."""
+    headers = {"X-Forwarded-For": f"10.9.9.9, {address}:51234"}
+    if session is not None:
+        headers["X-Session-Id"] = session
+    return headers
+
+
+def new_session(address: str) -> str:
+    response = invoke("POST", "sessions", headers=from_address(address))
+    assert response.status_code == 201, response.get_body()
+    return str(body_of(response)["session_id"])
+
+
+def session_with_video(address: str) -> str:
+    session = new_session(address)
+    added = invoke(
+        "POST", "videos", headers={"X-Session-Id": session}, json_body={"transcripts": [TRANSCRIPT]}
+    )
+    assert body_of(added)["videos"][0]["status"] == "added"
+    return session
+
+
+def ask(address: str, session: str) -> func.HttpResponse:
+    return invoke(
+        "POST", "chat", headers=from_address(address, session), json_body={"message": QUESTION}
+    )
+
+
+def test_new_sessions_per_client_address_are_limited(deps: Dependencies, clock: FakeClock) -> None:
+    deps.settings = replace(deps.settings, client_session_rate_limit_per_minute=2)
+    first = new_session("203.0.113.7")
+    new_session("203.0.113.7")
+    refused = invoke("POST", "sessions", headers=from_address("203.0.113.7"))
+    assert refused.status_code == 429
+    assert body_of(refused)["error"]["code"] == "rate_limited"
+    assert "new sessions from your address" in body_of(refused)["error"]["message"]
+    assert 1 <= int(refused.headers["Retry-After"]) <= 60
+    # The caller's own X-Forwarded-For entries change nothing; the front end's entry decides.
+    spoofed = {"X-Forwarded-For": "198.51.100.1, 203.0.113.7:4000"}
+    assert invoke("POST", "sessions", headers=spoofed).status_code == 429
+    # Renewing a session one has is not creating one; another address has its own window.
+    again = invoke(
+        "POST", "sessions", headers={**from_address("203.0.113.7"), "X-Session-Id": first}
+    )
+    assert again.status_code == 200
+    assert invoke("POST", "sessions", headers=from_address("203.0.113.8")).status_code == 201
+    clock.advance(seconds=61)
+    assert invoke("POST", "sessions", headers=from_address("203.0.113.7")).status_code == 201
+
+
+def test_questions_per_client_address_survive_new_sessions(
+    deps: Dependencies, clock: FakeClock
+) -> None:
+    deps.settings = replace(deps.settings, client_chat_rate_limit_per_minute=3)
+    sessions = [session_with_video("192.0.2.44") for _ in range(3)]
+    for session in sessions:  # one question each: three in all from the address
+        assert ask("192.0.2.44", session).status_code == 200
+    refused = ask("192.0.2.44", session_with_video("192.0.2.44"))
+    assert refused.status_code == 429
+    assert body_of(refused)["error"]["code"] == "rate_limited"
+    assert "questions from your address" in body_of(refused)["error"]["message"]
+    # Another address (here an IPv6 client, counted by its /64) is not affected.
+    assert ask("[2001:db8:1:2::10]", sessions[0]).status_code == 200
+    clock.advance(seconds=61)
+    assert ask("192.0.2.44", sessions[0]).status_code == 200
+
+
+def test_only_the_hash_of_an_address_is_stored_and_the_cleanup_forgets_it(
+    deps: Dependencies, clock: FakeClock, db: Session
+) -> None:
+    deps.settings = replace(deps.settings, client_session_rate_limit_per_minute=5)
+    new_session("203.0.113.99")
+    stored = list(db.scalars(select(ClientRateWindow.client_hash)))
+    assert stored == [hashlib.sha256(b"203.0.113.99").digest()]
+    clock.advance(hours=2)
+    report = cleanup_expired_sessions(deps.uow, clock(), batch_size=100)
+    assert report.limit_rows == 1
+    db.rollback()  # a new snapshot
+    assert list(db.scalars(select(ClientRateWindow.client_hash))) == []
+
+
+@pytest.fixture
+def budgeted(deps: Dependencies, clock: FakeClock) -> Iterator[tuple[Dependencies, FakeOpenAI]]:
+    """An app answering with the real langchain-openai client and a 40-token daily budget."""
+    with fake_openai_server(FakeOpenAI(chat_replies=["It lasts nine hours [1]."])) as server:
+        settings = load_settings(
+            {
+                "PG_VECTOR_CONNECTION_STRING": str(deps.settings.database_url),
+                "OPENAI_BASE_URL": f"{server.base_url}/v1",
+                "OPENAI_API_KEY": "sk-test",
+                "LLM_DAILY_TOKEN_BUDGET": "40",
+                "SESSION_EXPIRE_MINUTES": "240",
+                "CHAT_RATE_LIMIT_PER_MINUTE": "0",
+                "CLIENT_CHAT_RATE_LIMIT_PER_MINUTE": "0",
+                "CLIENT_SESSION_RATE_LIMIT_PER_MINUTE": "0",
+            }
+        )
+        app = Dependencies(settings=settings, clock=clock)
+        set_dependencies(app)
+        yield app, server
+        set_dependencies(deps)
+        app.close()
+
+
+def spent(deps: Dependencies) -> dict[date, int]:
+    with Session(deps.engine) as db:
+        return {day: tokens for day, tokens in db.execute(select(LlmUsage.day, LlmUsage.tokens))}
+
+
+def test_the_daily_token_budget_counts_what_the_provider_reports(
+    budgeted: tuple[Dependencies, FakeOpenAI], clock: FakeClock
+) -> None:
+    app, server = budgeted
+    clock.now = datetime(2026, 11, 29, 23, 0, tzinfo=UTC)
+    session = session_with_video("192.0.2.1")
+    assert ask("192.0.2.1", session).status_code == 200
+    assert spent(app) == {clock().date(): 15}  # the fake reports 15 tokens per completion
+    # A streamed answer counts too: 10 prompt tokens and one per word of "It lasts nine hours [1]."
+    streamed = invoke(
+        "POST",
+        "chat",
+        headers={**from_address("192.0.2.1", session), "Accept": "text/event-stream"},
+        json_body={"message": QUESTION},
+    )
+    assert b"event: done" in streamed.get_body()
+    assert spent(app) == {clock().date(): 15 + 15}
+    assert ask("192.0.2.1", session).status_code == 200
+    calls = len(server.chat_requests)
+    refused = ask("192.0.2.1", session)
+    assert refused.status_code == 503
+    assert body_of(refused)["error"]["code"] == "llm_budget_exhausted"
+    assert refused.headers["Retry-After"] == "3600"  # until midnight UTC
+    assert len(server.chat_requests) == calls  # refused before any model call
+    streamed_refusal = invoke(
+        "POST",
+        "chat",
+        headers={**from_address("192.0.2.1", session), "Accept": "text/event-stream"},
+        json_body={"message": QUESTION},
+    )
+    assert streamed_refusal.status_code == 503  # JSON, before the stream starts
+    clock.advance(hours=1, seconds=1)  # a new UTC day: a new budget
+    assert ask("192.0.2.1", session).status_code == 200
