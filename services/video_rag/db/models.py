@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import psycopg
 from pgvector import Vector
-from pgvector.sqlalchemy import VECTOR
+from pgvector.sqlalchemy import HALFVEC, VECTOR
 from psycopg.adapt import Dumper
 from sqlalchemy import (
     BigInteger,
@@ -198,6 +198,9 @@ class TranscriptChunk(Base):
 
     __tablename__ = "transcript_chunk"
     __table_args__ = (UniqueConstraint("transcript_id", "ordinal"),)
+    # Generated columns are read when used, not returned by every insert (embedding_half is 2
+    # bytes per dimension).
+    __mapper_args__ = {"eager_defaults": False}  # noqa: RUF012 (SQLAlchemy's own attribute)
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     transcript_id: Mapped[uuid.UUID] = mapped_column(
@@ -213,6 +216,12 @@ class TranscriptChunk(Base):
     # No fixed width: each transcript's model decides (Transcript.embedding_dimensions). Retrieval
     # is an exact scan of one session's chunks, so no index needs a width.
     embedding: Mapped[list[float]] = mapped_column(EmbeddingVector())
+    # The same vector in half precision, generated (never written by the app), stored inline in
+    # the row (STORAGE MAIN, migration 0007): retrieval's shortlist reads it without touching
+    # TOAST, then re-ranks the shortlist by `embedding` (see db.retrieval).
+    embedding_half: Mapped[Any] = mapped_column(
+        HALFVEC(), Computed("embedding::halfvec", persisted=True)
+    )
     text_search: Mapped[Any] = mapped_column(
         TSVECTOR, Computed(f"to_tsvector('{TEXT_SEARCH_CONFIG}'::regconfig, text)", persisted=True)
     )
