@@ -37,6 +37,7 @@ from .database import (
     resolve_data_dir,
 )
 from .discovery import DEFAULT_APP_SPEC, AppLoadError, FunctionCatalog, discover_functions, load_app
+from .home import point_home_at_the_page
 from .schedule import load_setting_defaults, utcnow
 from .timers import ScheduledTimer, TimerScheduler, prepare_timers
 
@@ -374,7 +375,11 @@ def _main(args: argparse.Namespace, signals: _SignalHandler, migrate: MigrateFn 
         except Exception:
             logger.exception("Importing or indexing the app '%s' failed.", args.app)
             return 1
-        asgi = build_asgi_app(catalog, route_prefix, cors, function_directory=str(root))
+        asgi = point_home_at_the_page(  # `/` and `/api` point at the chat page
+            build_asgi_app(catalog, route_prefix, cors, function_directory=str(root)),
+            catalog.http,
+            route_prefix,
+        )
         timers = prepare_timers(catalog.timers, os.environ, _lazy_defaults())
         base_url = f"http://{_display_host(args.host)}:{port}"
 
