@@ -53,6 +53,7 @@ bench: $(DEV_STAMP)
 	$(PY) -m benchmarks.streaming
 	$(PY) -m benchmarks.cleanup
 	$(PY) -m benchmarks.offline_embedders
+	$(PY) -m benchmarks.memory
 
 # Optional: where retrieval time goes per storage layout (~2 min), and retrieval at 10x the data
 # (~15 min, ~18 GB of disk).

@@ -112,6 +112,7 @@ LIMITS_OFF: Mapping[str, str] = {
     "CHAT_RATE_LIMIT_PER_MINUTE": "0",
     "CLIENT_CHAT_RATE_LIMIT_PER_MINUTE": "0",
     "CLIENT_SESSION_RATE_LIMIT_PER_MINUTE": "0",
+    "CLIENT_PASSAGES_PER_HOUR": "0",
     "LLM_DAILY_TOKEN_BUDGET": "0",
 }
 
@@ -133,6 +134,15 @@ def local_host(settings: Mapping[str, str], log: Path) -> Iterator[str]:
     """Run `python -m local_host --no-migrate` on a free loopback port with `settings` as its only
     app settings (YouTube requests go to a closed local port) until the block ends; yields its
     base URL (…/api). Its output goes to `log`."""
+    with local_host_process(settings, log) as (base, _):
+        yield base
+
+
+@contextmanager
+def local_host_process(
+    settings: Mapping[str, str], log: Path
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """`local_host`, yielding the server's process too (to read its memory)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(_APP_PREFIXES)}
     env.update(
         YOUTUBE_PROXY_HTTP_URL="http://127.0.0.1:9",
@@ -160,7 +170,7 @@ def local_host(settings: Mapping[str, str], log: Path) -> Iterator[str]:
                     break
                 except httpx.TransportError:
                     time.sleep(0.1)
-            yield base
+            yield base, process
         finally:
             process.send_signal(signal.SIGINT)
             try:

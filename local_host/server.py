@@ -38,6 +38,7 @@ from .database import (
 )
 from .discovery import DEFAULT_APP_SPEC, AppLoadError, FunctionCatalog, discover_functions, load_app
 from .home import point_home_at_the_page
+from .protocol import JsonErrorH11Protocol
 from .schedule import load_setting_defaults, utcnow
 from .timers import ScheduledTimer, TimerScheduler, prepare_timers
 
@@ -272,6 +273,7 @@ def _run_server(
         # The caller's X-Forwarded-For is not believed (uvicorn would, from loopback): the app
         # appends the socket's address to it, as Azure's front ends do (ForwardedForMiddleware).
         proxy_headers=False,
+        http=JsonErrorH11Protocol,
     )
     loop = asyncio.new_event_loop()
     try:

@@ -92,6 +92,7 @@ def clock() -> FakeClock:
 # Tests create sessions and ask questions from one address far faster than a person: the
 # per-client limits are off unless a test turns them on (tests/integration/test_client_limits.py).
 CLIENT_LIMITS_OFF = {
+    "CLIENT_PASSAGES_PER_HOUR": "0",
     "CLIENT_CHAT_RATE_LIMIT_PER_MINUTE": "0",
     "CLIENT_SESSION_RATE_LIMIT_PER_MINUTE": "0",
 }

@@ -110,6 +110,7 @@ class Settings:
     max_chunks_per_transcript: int = 2000
     max_chunks_per_session: int = 10_000
     max_captions_per_upload: int = 50_000
+    client_passages_per_hour: int = 20_000
     retrieval_k: int = 6
     history_token_budget: int = 1500
     whole_video_token_budget: int = 60_000
@@ -431,6 +432,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         max_chunks_per_transcript=reader.integer("MAX_CHUNKS_PER_TRANSCRIPT", 2000, 10, 100_000),
         max_chunks_per_session=reader.integer("MAX_CHUNKS_PER_SESSION", 10_000, 10, 1_000_000),
         max_captions_per_upload=reader.integer("MAX_CAPTIONS_PER_UPLOAD", 50_000, 10, 1_000_000),
+        client_passages_per_hour=reader.integer("CLIENT_PASSAGES_PER_HOUR", 20_000, 0, 10**8),
         retrieval_k=reader.integer("RETRIEVAL_K", 6, 1, 50),
         history_token_budget=reader.integer("HISTORY_TOKEN_BUDGET", 1500, 0, 100_000),
         whole_video_token_budget=reader.integer(

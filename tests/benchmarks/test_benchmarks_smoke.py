@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import chat, cleanup, cold_start, ingest, retrieval, streaming
+from benchmarks import chat, cleanup, cold_start, ingest, memory, retrieval, streaming
 from benchmarks.common import ROOT
 
 pytestmark = [pytest.mark.db]
@@ -178,3 +178,17 @@ def test_streaming_benchmark_runs(
     assert figures["follow-up_condense_calls"] == 1
     assert figures["standalone_condense_calls"] == 0
     assert "first token" in capsys.readouterr().out
+
+
+def test_memory_benchmark_runs(
+    server_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("BENCH_DATABASE_URL", server_url)
+    figures = memory.run(offline=True, uploads=2, passages=20)
+    # The reproductions are refused before anything is embedded or stored.
+    assert "invalid_transcript" in figures["repro-50k-segments"]["outcome"]
+    assert "invalid_transcript" in figures["repro-36k-vtt-cues"]["outcome"]
+    assert "transcript_too_long" in figures["vtt-25k-cues"]["outcome"]
+    assert "{'added': 2}, 40 passages stored" in figures["max-chunks"]["outcome"]
+    assert figures["worst_one_mb"] >= 0
+    assert "worst single request" in capsys.readouterr().out

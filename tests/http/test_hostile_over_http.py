@@ -50,3 +50,22 @@ def test_a_huge_declared_body_is_refused_before_it_is_sent(host: str) -> None:
     assert status == 413
     assert headers["content-type"] == "application/json; charset=utf-8"
     assert json.loads(body)["error"]["code"] == "payload_too_large"
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        "GET {path}/health HTTP/1.1\r\nHost: localhost\r\nX-Odd: a\x00b\r\n\r\n",
+        "GET {path}/h\xe9alth HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+        "GET {path}/health HTTP/9.9 extra\r\nHost: localhost\r\n\r\n",
+    ],
+    ids=["nul-in-header", "raw-non-ascii-path", "broken-request-line"],
+)
+def test_a_malformed_request_gets_the_json_error(host: str, head: str) -> None:
+    status, headers, body = raw_request(host, head.format(path=urlsplit(host).path))
+    assert status == 400
+    assert headers["content-type"] == "application/json; charset=utf-8"
+    error = json.loads(body)["error"]
+    assert error["code"] == "validation_error"
+    assert error["request_id"] == headers["x-request-id"]
+    assert "malformed" in error["message"]

@@ -111,7 +111,7 @@ def test_only_the_hash_of_an_address_is_stored_and_the_cleanup_forgets_it(
     new_session("203.0.113.99")
     stored = list(db.scalars(select(ClientRateWindow.client_hash)))
     assert stored == [hashlib.sha256(b"203.0.113.99").digest()]
-    clock.advance(hours=2)
+    clock.advance(hours=3)  # windows are kept two hours
     report = cleanup_expired_sessions(deps.uow, clock(), batch_size=100)
     assert report.limit_rows == 1
     db.rollback()  # a new snapshot
@@ -179,3 +179,37 @@ def test_the_daily_token_budget_counts_what_the_provider_reports(
     assert streamed_refusal.status_code == 503  # JSON, before the stream starts
     clock.advance(hours=1, seconds=1)  # a new UTC day: a new budget
     assert ask("192.0.2.1", session).status_code == 200
+
+
+def passages(video_id: str, count: int) -> dict[str, object]:
+    """An upload that makes `count` passages (one caption each, 61 s apart)."""
+    content = [{"text": f"part {i} of the talk", "start": i * 61.0} for i in range(count)]
+    return {"video_id": video_id, "format": "segments", "content": content}
+
+
+def test_passages_stored_per_client_address_per_hour_are_limited(
+    deps: Dependencies, clock: FakeClock
+) -> None:
+    deps.settings = replace(deps.settings, client_passages_per_hour=15)
+    session = new_session("198.51.100.20")
+
+    def upload(address: str, video_id: str) -> dict[str, object]:
+        response = invoke(
+            "POST",
+            "videos",
+            headers=from_address(address, session),
+            json_body={"transcripts": [passages(video_id, 10)]},
+        )
+        (result,) = body_of(response)["videos"]
+        return dict(result)
+
+    assert upload("198.51.100.20", "first")["status"] == "added"
+    refused = upload("198.51.100.20", "second")
+    assert refused["status"] == "failed"
+    assert refused["error"]["code"] == "rate_limited"  # type: ignore[index]
+    assert "passages stored from your address this hour" in refused["error"]["message"]  # type: ignore[index]
+    assert upload("198.51.100.21", "second")["status"] == "added"  # another address
+    clock.advance(minutes=61)
+    # The session went idle meanwhile: a new one, same address, a new hour.
+    session = new_session("198.51.100.20")
+    assert upload("198.51.100.20", "third")["status"] == "added"

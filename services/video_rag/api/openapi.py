@@ -197,7 +197,10 @@ ERROR_RESPONSES: Mapping[int, tuple[str, str]] = {
     413: ("PayloadTooLarge", "The request body exceeds the size limit (`payload_too_large`)."),
     429: (
         "TooManyRequests",
-        "Too many questions in this session (`rate_limited`): retry after `Retry-After` seconds.",
+        "Too many requests (`rate_limited`): questions in this session "
+        "(CHAT_RATE_LIMIT_PER_MINUTE) or from this client address "
+        "(CLIENT_CHAT_RATE_LIMIT_PER_MINUTE), or new sessions from this client address "
+        "(CLIENT_SESSION_RATE_LIMIT_PER_MINUTE); retry after `Retry-After` seconds.",
     ),
     500: ("InternalError", "An unexpected failure (`internal_error`); never a stack trace."),
     502: (
@@ -207,8 +210,10 @@ ERROR_RESPONSES: Mapping[int, tuple[str, str]] = {
     ),
     503: (
         "ServiceUnavailable",
-        "The database is unreachable (`database_unavailable`) or the app is misconfigured "
-        "(`configuration_error`); retry later.",
+        "The database is unreachable (`database_unavailable`), the app is misconfigured "
+        "(`configuration_error`), or the deployment has spent its daily model tokens "
+        "(`llm_budget_exhausted`, questions only, with `Retry-After` until midnight UTC); "
+        "retry later.",
     ),
     504: ("GatewayTimeout", "The language model took too long to answer (`upstream_timeout`)."),
 }
@@ -453,7 +458,7 @@ OPERATIONS: tuple[Operation, ...] = (
             ),
             _SESSION_CREATED,
         ),
-        errors=(400, 503),
+        errors=(400, 429, 503),
         session="optional",
         request=schemas.CreateSessionRequest,
         request_required=False,
@@ -645,7 +650,7 @@ OPERATIONS: tuple[Operation, ...] = (
             Reply(200, "The live session named in the request.", legacy.LegacySessionResponse),
             Reply(201, "A new session.", legacy.LegacySessionResponse),
         ),
-        errors=(400, 503),
+        errors=(400, 429, 503),
         session="legacy",
         request=legacy.GetOrCreateSessionRequest,
         request_required=False,
@@ -1028,7 +1033,7 @@ def _error_responses(error_ref: Mapping[str, Any]) -> dict[str, Any]:
     for status, (name, description) in sorted(ERROR_RESPONSES.items()):
         codes = error_codes(status)
         headers = [REQUEST_ID_HEADER]
-        if status == 429:
+        if status in (429, 503):
             headers.append("Retry-After")
         if status == 405:
             headers.append("Allow")

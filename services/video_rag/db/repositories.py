@@ -171,21 +171,21 @@ class LimitsRepository:
         self._db = db
 
     def take_client_slot(
-        self, kind: str, client_hash: bytes, now: datetime, window_seconds: int
+        self, kind: str, client_hash: bytes, now: datetime, window_seconds: int, amount: int = 1
     ) -> tuple[datetime, int]:
-        """Count one request of `kind` in the client's current fixed window (a new window starts
+        """Count `amount` of `kind` in the client's current fixed window (a new window starts
         when the last one is `window_seconds` old). Returns the window's start and its count so
-        far, this request included. Atomic: concurrent requests each get their own count."""
+        far, this amount included. Atomic: concurrent requests each get their own count."""
         table = ClientRateWindow.__table__
         expired = table.c.started_at <= now - timedelta(seconds=window_seconds)
         statement = (
             pg_insert(ClientRateWindow)
-            .values(kind=kind, client_hash=client_hash, started_at=now, count=1)
+            .values(kind=kind, client_hash=client_hash, started_at=now, count=amount)
             .on_conflict_do_update(
                 index_elements=[table.c.kind, table.c.client_hash],
                 set_={
                     "started_at": case((expired, now), else_=table.c.started_at),
-                    "count": case((expired, 1), else_=table.c.count + 1),
+                    "count": case((expired, amount), else_=table.c.count + amount),
                 },
             )
             .returning(table.c.started_at, table.c.count)

@@ -16,10 +16,12 @@ if TYPE_CHECKING:
     from services.video_rag.providers.chat import Answerer
 
 WINDOW_SECONDS = 60
-ClientRequest = Literal["chat", "session"]
+STORAGE_WINDOW_SECONDS = 3600
+ClientRequest = Literal["chat", "session", "passages"]
 _WHAT: dict[ClientRequest, str] = {
     "chat": "questions from your address",
     "session": "new sessions from your address",
+    "passages": "passages stored from your address this hour",
 }
 
 
@@ -30,16 +32,22 @@ def retry_after(window_started: datetime, now: datetime, window_seconds: int) ->
 
 
 def take_client_slot(
-    uow: UnitOfWork, kind: ClientRequest, client: str | None, now: datetime, limit: int
+    uow: UnitOfWork,
+    kind: ClientRequest,
+    client: str | None,
+    now: datetime,
+    limit: int,
+    amount: int = 1,
 ) -> None:
-    """Count one `kind` request of `client` (an address from `domain.clients`) in its current
-    one-minute window, inside the caller's unit of work (it counts once that commits). Raises
-    RateLimited past `limit` requests; `0` means no limit."""
+    """Count `amount` of `kind` for `client` (an address from `domain.clients`) in its current
+    window (an hour for passages, else a minute), inside the caller's unit of work (it counts
+    once that commits). Raises RateLimited past `limit`; `0` means no limit."""
     if limit == 0:
         return
-    started, count = uow.limits.take_client_slot(kind, client_hash(client), now, WINDOW_SECONDS)
+    window = STORAGE_WINDOW_SECONDS if kind == "passages" else WINDOW_SECONDS
+    started, count = uow.limits.take_client_slot(kind, client_hash(client), now, window, amount)
     if count > limit:
-        raise RateLimited(retry_after(started, now, WINDOW_SECONDS), _WHAT[kind])
+        raise RateLimited(retry_after(started, now, window), _WHAT[kind])
 
 
 def check_llm_budget(uow: UnitOfWork, now: datetime, budget: int) -> None:

@@ -17,8 +17,9 @@ logger = logging.getLogger(__name__)
 # this long, so that a session linking or storing it while the cleanup runs never loses it
 # (linking and storing touch `last_used_at`).
 UNUSED_TRANSCRIPT_GRACE = timedelta(minutes=10)
-# Per-client rate windows last a minute; kept an hour. Daily token tallies are kept a month.
-RATE_WINDOW_RETENTION = timedelta(hours=1)
+# Per-client rate windows last a minute or an hour; kept two hours. Daily token tallies are kept
+# a month.
+RATE_WINDOW_RETENTION = timedelta(hours=2)
 LLM_USAGE_RETENTION = timedelta(days=31)
 
 

@@ -20,12 +20,18 @@ from typing import TYPE_CHECKING, Literal
 
 from services.video_rag.domain.captions import Caption, TranscriptFormatError, parse_transcript
 from services.video_rag.domain.chunking import Chunk, TooManyChunks, chunk_captions
-from services.video_rag.domain.errors import InvalidRequest, SessionNotFound, VideoNotFound
+from services.video_rag.domain.errors import (
+    InvalidRequest,
+    RateLimited,
+    SessionNotFound,
+    VideoNotFound,
+)
 from services.video_rag.domain.youtube_urls import (
     ANY_VIDEO_ID_PATTERN,
     parse_video_reference,
     video_link,
 )
+from services.video_rag.service.limits import take_client_slot
 from services.video_rag.service.sessions import authenticate, lifetime, require_token
 
 if TYPE_CHECKING:
@@ -210,10 +216,12 @@ def add_requested_videos(
     urls: Sequence[str],
     uploads: Sequence[UploadInput],
     languages: Sequence[str] | None,
+    client: str | None = None,
 ) -> list[AddResult]:
     """Add a request's URLs and uploads (in that order) to a session authenticated with
     `sessions.session_key`, in `languages` (default: YOUTUBE_LANGUAGES), within the limits of
-    the settings. Items fail one by one; the others still succeed."""
+    the settings and of the `client` address (CLIENT_PASSAGES_PER_HOUR). Items fail one by one;
+    the others still succeed."""
     settings = deps.settings
     languages = list(languages or settings.youtube_languages)
     items = prepare_items(
@@ -224,16 +232,20 @@ def add_requested_videos(
         max_characters=settings.max_transcript_chars,
         max_captions=settings.max_captions_per_upload,
     )
-    return add_videos(deps, session_id, items, languages)
+    return add_videos(deps, session_id, items, languages, client)
 
 
 def add_videos(
-    deps: Dependencies, session_id: uuid.UUID, items: Sequence[AddItem], languages: Sequence[str]
+    deps: Dependencies,
+    session_id: uuid.UUID,
+    items: Sequence[AddItem],
+    languages: Sequence[str],
+    client: str | None = None,
 ) -> list[AddResult]:
     """Add prepared items to a session. Items fail one by one; the others still succeed."""
 
     def add(item: AddItem) -> AddResult:
-        return _add_one(deps, session_id, item, languages)
+        return _add_one(deps, session_id, item, languages, client)
 
     workers = min(deps.settings.ingest_concurrency, len(items))
     if workers <= 1:
@@ -264,7 +276,11 @@ def remove_video(deps: Dependencies, token: str | None, video_id: str) -> None:
 
 
 def _add_one(
-    deps: Dependencies, session_id: uuid.UUID, item: AddItem, languages: Sequence[str]
+    deps: Dependencies,
+    session_id: uuid.UUID,
+    item: AddItem,
+    languages: Sequence[str],
+    client: str | None,
 ) -> AddResult:
     if item.error is not None or item.video_id is None:
         return AddResult(item.input, item.video_id, "failed", error=item.error)
@@ -279,10 +295,10 @@ def _add_one(
                 return AddResult(item.input, video_id, "already_added", video=_view(existing))
             _check_room(deps, session_id)
             if item.upload is not None:
-                view = _store_upload(deps, session_id, video_id, item.upload)
+                view = _store_upload(deps, session_id, video_id, item.upload, client)
             else:
                 view = _link_shared(deps, session_id, video_id, languages) or _fetch_and_store(
-                    deps, session_id, video_id, languages
+                    deps, session_id, video_id, languages, client
                 )
     except ItemFailed as failure:
         return AddResult(item.input, video_id, "failed", error=failure.error)
@@ -296,11 +312,21 @@ def _session_video(
         return uow.videos.get_for_session(session_id, video_id)
 
 
-def _check_room(deps: Dependencies, session_id: uuid.UUID, new_chunks: int = 0) -> None:
+def _check_room(
+    deps: Dependencies, session_id: uuid.UUID, new_chunks: int = 0, client: str | None = None
+) -> None:
     """Fail early (before fetching or embedding) when the session has no room; the storing
-    transaction checks again under the session's lock (`_claim_session`)."""
+    transaction checks again under the session's lock (`_claim_session`). With `new_chunks`,
+    they count against the client's CLIENT_PASSAGES_PER_HOUR from here on (embedding costs)."""
     with deps.uow() as uow:
         _raise_if_no_room(deps, uow, session_id, new_chunks)
+        if new_chunks:
+            limit = deps.settings.client_passages_per_hour
+            try:
+                take_client_slot(uow, "passages", client, deps.clock(), limit, new_chunks)
+            except RateLimited as exc:
+                raise ItemFailed("rate_limited", exc.message) from None
+            uow.commit()
 
 
 def _raise_if_no_room(
@@ -370,7 +396,11 @@ def _link_in(
 
 
 def _fetch_and_store(
-    deps: Dependencies, session_id: uuid.UUID, video_id: str, languages: Sequence[str]
+    deps: Dependencies,
+    session_id: uuid.UUID,
+    video_id: str,
+    languages: Sequence[str],
+    client: str | None,
 ) -> VideoView:
     from services.video_rag.db.repositories import NewTranscript
     from services.video_rag.providers.youtube import TranscriptFetchError
@@ -381,7 +411,7 @@ def _fetch_and_store(
     except TranscriptFetchError as exc:
         raise ItemFailed(exc.code, exc.message) from None
     chunks = _chunk(deps, fetched.captions)
-    _check_room(deps, session_id, len(chunks))
+    _check_room(deps, session_id, len(chunks), client)
     metadata = source.metadata(video_id)
     vectors = _embed(deps, chunks)
     new = NewTranscript(
@@ -424,12 +454,12 @@ def _fetch_and_store(
 
 
 def _store_upload(
-    deps: Dependencies, session_id: uuid.UUID, video_id: str, upload: Upload
+    deps: Dependencies, session_id: uuid.UUID, video_id: str, upload: Upload, client: str | None
 ) -> VideoView:
     from services.video_rag.db.repositories import NewTranscript
 
     chunks = _chunk(deps, upload.captions)
-    _check_room(deps, session_id, len(chunks))
+    _check_room(deps, session_id, len(chunks), client)
     vectors = _embed(deps, chunks)
     new = NewTranscript(
         video_id=video_id,

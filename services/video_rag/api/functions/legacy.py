@@ -78,7 +78,8 @@ def save_video_transcript(req: func.HttpRequest) -> func.HttpResponse:
     body, token = _parse(req, SaveVideoTranscriptRequest)
     deps = get_dependencies()
     session_id = session_service.session_key(deps, token)
-    results = video_service.add_requested_videos(deps, session_id, body.video_ids, [], None)
+    client = request_client(req)
+    results = video_service.add_requested_videos(deps, session_id, body.video_ids, [], None, client)
     present = [r.video_id for r in results if r.status != "failed" and r.video_id is not None]
     return json_response(
         SaveVideoTranscriptResponse(

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import azure.functions as func
 
-from services.video_rag.api.http import http_endpoint, json_response, no_content, parse_json
+from services.video_rag.api.http import (
+    http_endpoint,
+    json_response,
+    no_content,
+    parse_json,
+    request_client,
+)
 from services.video_rag.api.http import session_token as token_of
 from services.video_rag.api.schemas import (
     AddVideoResultOut,
@@ -26,7 +32,10 @@ def add_videos(req: func.HttpRequest) -> func.HttpResponse:
     session_id = session_key(deps, token_of(req))  # 401 before any work
     body = parse_json(req, AddVideosRequest)
     uploads = [service.UploadInput(**upload.model_dump()) for upload in body.transcripts]
-    results = service.add_requested_videos(deps, session_id, body.urls, uploads, body.languages)
+    client = request_client(req)
+    results = service.add_requested_videos(
+        deps, session_id, body.urls, uploads, body.languages, client
+    )
     return json_response(AddVideosResponse(videos=[_result(r) for r in results]))
 
 
