@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from services.video_rag.bootstrap import Dependencies, set_dependencies
-from services.video_rag.db.models import ClientRateWindow, LlmUsage
+from services.video_rag.db.models import ClientRateWindow, LlmUsage, Transcript
 from services.video_rag.service.maintenance import cleanup_expired_sessions
 from services.video_rag.settings import load_settings
 from tests.conftest import FakeClock
@@ -213,3 +213,33 @@ def test_passages_stored_per_client_address_per_hour_are_limited(
     # The session went idle meanwhile: a new one, same address, a new hour.
     session = new_session("198.51.100.20")
     assert upload("198.51.100.20", "third")["status"] == "added"
+
+
+def test_passages_per_transcript_and_per_session_are_limited(
+    deps: Dependencies, db: Session
+) -> None:
+    deps.settings = replace(deps.settings, max_chunks_per_transcript=5, max_chunks_per_session=12)
+    session = new_session("192.0.2.77")
+
+    def upload(video_id: str, count: int) -> dict[str, object]:
+        response = invoke(
+            "POST",
+            "videos",
+            headers={"X-Session-Id": session},
+            json_body={"transcripts": [passages(video_id, count)]},
+        )
+        (result,) = body_of(response)["videos"]
+        return dict(result)
+
+    too_long = upload("long", 6)
+    assert too_long["status"] == "failed"
+    assert too_long["error"]["code"] == "transcript_too_long"  # type: ignore[index]
+    assert "MAX_CHUNKS_PER_TRANSCRIPT" in too_long["error"]["message"]  # type: ignore[index]
+    assert upload("a", 5)["status"] == "added"
+    assert upload("b", 5)["status"] == "added"
+    full = upload("c", 5)  # 15 > 12
+    assert full["status"] == "failed"
+    assert full["error"]["code"] == "session_chunk_limit"  # type: ignore[index]
+    assert upload("d", 2)["status"] == "added"  # exactly 12
+    stored = db.scalars(select(Transcript.video_id).order_by(Transcript.video_id)).all()
+    assert stored == ["a", "b", "d"]  # nothing of the refused ones
