@@ -2,11 +2,16 @@
 
 A session lives while it is used: every authenticated request renews it to
 `SESSION_EXPIRE_MINUTES` from now, capped at `SESSION_MAX_HOURS` after its creation.
+
+Every use case has the call shape `(deps, token, ...)`, and every one that needs the caller's
+session gets it, with its unit of work, from `authenticated(deps, token)`.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -75,11 +80,25 @@ def authenticate(
     return session
 
 
-def session_key(deps: Dependencies, token: str | None) -> uuid.UUID:
-    """Authenticate (and renew) `token` in its own short unit of work; the session's key."""
+@contextmanager
+def authenticated(
+    deps: Dependencies, token: str | None, *, renew: bool = True
+) -> Iterator[tuple[UnitOfWork, ChatSession]]:
+    """`with authenticated(deps, token) as (uow, session):` an open unit of work and the caller's
+    live session in it, renewed (and the renewal committed) unless `renew` is False.
+
+    The token is checked before the database is touched: SessionRequired or SessionNotFound for
+    a missing or malformed one, then SessionNotFound or SessionExpired from the lookup."""
     token_hash = require_token(token)
     with deps.uow() as uow:
-        return authenticate(uow, token_hash, deps.clock(), lifetime(deps.settings)).id
+        span = lifetime(deps.settings) if renew else None
+        yield uow, authenticate(uow, token_hash, deps.clock(), span)
+
+
+def session_key(deps: Dependencies, token: str | None) -> uuid.UUID:
+    """Authenticate (and renew) `token` in its own short unit of work; the session's key."""
+    with authenticated(deps, token) as (_, session):
+        return session.id
 
 
 def get_or_create_session(
@@ -114,17 +133,13 @@ def get_or_create_session(
 
 def describe_session(deps: Dependencies, token: str | None) -> SessionInfo:
     """The caller's session (renewed) with its counts of videos and messages."""
-    token_hash = require_token(token)
-    with deps.uow() as uow:
-        session = authenticate(uow, token_hash, deps.clock(), lifetime(deps.settings))
+    with authenticated(deps, token) as (uow, session):
         return _describe(uow, session, str(token))
 
 
 def end_session(deps: Dependencies, token: str | None) -> None:
     """Delete the caller's session now, and with it everything it owns."""
-    token_hash = require_token(token)
-    with deps.uow() as uow:
-        session = authenticate(uow, token_hash, deps.clock())
+    with authenticated(deps, token, renew=False) as (uow, session):
         uow.sessions.delete(session.id)
         uow.commit()
 
