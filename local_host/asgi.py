@@ -1,53 +1,74 @@
-"""The Starlette application that serves HTTP-triggered functions."""
+"""The Starlette application that serves the HTTP-streams functions of a catalog.
+
+One Starlette route per route template (``/<routePrefix>/<route>``, matched case-insensitively
+and with or without a trailing slash, as the Functions host does), literal segments before
+parameters; the route hands the request to the function that takes its method. The host's own
+answers (no route: 404, no function for the method: 405 with ``Allow``, a function that fails:
+500) are the app's JSON error with ``X-Request-Id``; a function's response is sent as it is,
+streamed bodies included, and the host never reads the request body itself.
+"""
 
 from __future__ import annotations
 
+import json
 import logging
-import os
+import re
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .bridge import (
-    REQUEST_ID_HEADER,
-    UnsupportedResultError,
-    choose_request_id,
-    error_response,
-    to_http_request,
-    to_starlette_response,
-)
 from .config import CorsSettings
 from .discovery import FunctionCatalog, HttpFunction, discover_functions
-from .invoke import InvocationContext, build_kwargs, call_in_threadpool
-from .routing import (
-    MethodNotAllowed,
-    RouteEntry,
-    RouteTable,
-    RouteTemplate,
-    RouteTemplateError,
-    relative_path,
-)
 
 logger = logging.getLogger("local_host")
 
-STATE_KEY = "local_host"
+REQUEST_ID_HEADER = "X-Request-Id"
+JSON_CONTENT_TYPE = "application/json; charset=utf-8"
 EXPOSED_HEADERS = ("X-Request-Id", "Retry-After")
+STATE_KEY = "local_host"
+_REQUEST_ID_RE = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 
-def _request_state(scope: Scope) -> dict[str, Any]:
+def choose_request_id(incoming: str | None) -> str:
+    """Echo a well-formed incoming ``X-Request-Id`` (1-128 of ``[A-Za-z0-9._:-]``),
+    otherwise generate a new uuid4 hex id."""
+    if incoming is not None and _REQUEST_ID_RE.fullmatch(incoming):
+        return incoming
+    return uuid.uuid4().hex
+
+
+def error_response(
+    status_code: int,
+    code: str,
+    message: str,
+    request_id: str,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    """A host-generated error in the app's JSON contract:
+    ``{"error": {"code", "message", "request_id"}}`` with ``X-Request-Id`` and ``headers``."""
+    body = {"error": {"code": code, "message": message, "request_id": request_id}}
+    return Response(
+        json.dumps(body, ensure_ascii=False).encode("utf-8"),
+        status_code=status_code,
+        headers={REQUEST_ID_HEADER: request_id, **(headers or {})},
+        media_type=JSON_CONTENT_TYPE,
+    )
+
+
+def _state(scope: Scope) -> dict[str, Any]:
+    """This request's host state: its request id, and whether a function answered."""
     state = scope.get(STATE_KEY)
     if not isinstance(state, dict):
-        headers = dict(scope.get("headers") or [])
-        incoming = headers.get(b"x-request-id")
+        incoming = dict(scope.get("headers") or []).get(b"x-request-id")
         state = {
             "request_id": choose_request_id(incoming.decode("latin-1") if incoming else None),
             "function_response": False,
@@ -57,20 +78,17 @@ def _request_state(scope: Scope) -> dict[str, Any]:
 
 
 class RequestIdMiddleware:
-    """Assigns the request id and stamps ``X-Request-Id`` on host-generated responses.
+    """Stamps ``X-Request-Id`` on the host's own responses (errors, CORS preflight answers);
+    a function's response passes untouched."""
 
-    Responses produced by functions are passed through untouched; everything
-    else (404/405/500 errors, CORS preflight answers) gets the header.
-    """
-
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        state = _request_state(scope)
+        state = _state(scope)
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start" and not state["function_response"]:
@@ -89,7 +107,7 @@ class ForwardedForMiddleware:
     ``services.video_rag.domain.clients``), so a caller cannot choose its own address here
     either."""
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -107,128 +125,98 @@ class ForwardedForMiddleware:
         await self.app(scope, receive, send)
 
 
-def build_route_table(functions: Iterable[HttpFunction]) -> RouteTable[HttpFunction]:
-    """Compile the functions' route templates; invalid templates are logged and skipped."""
-    entries: list[RouteEntry[HttpFunction]] = []
-    for function in functions:
-        try:
-            template = RouteTemplate(function.route)
-        except RouteTemplateError as exc:
-            logger.error("Function '%s' is disabled: %s", function.name, exc)
-            continue
-        entries.append(RouteEntry(template, function.methods, function))
-    return RouteTable(entries)
+class RouteFunctions:
+    """The ASGI endpoint of one route template: calls the function that takes the method."""
 
-
-class FunctionDispatcher:
-    """ASGI endpoint: routes a request to a function and converts the result."""
-
-    def __init__(
-        self, routes: RouteTable[HttpFunction], route_prefix: str, function_directory: str
-    ) -> None:
-        self.routes = routes
-        self.route_prefix = route_prefix
-        self.function_directory = function_directory
+    def __init__(self, route: str, functions: Iterable[HttpFunction]) -> None:
+        self.route = route
+        self.functions = list(functions)
+        self.allowed = sorted({m for f in self.functions for m in f.methods or ()})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        request = Request(scope, receive)
-        state = _request_state(scope)
-        response = await self.handle(request, state)
+        state = _state(scope)
+        method = scope["method"].upper()
+        function = next(
+            (f for f in self.functions if f.methods is None or method in f.methods), None
+        )
+        if function is None:
+            allow = ", ".join(self.allowed)
+            logger.info("%s %r -> 405 (allowed: %s)", method, scope["path"], allow)
+            message = f"Method {method} is not allowed for '{scope['path']}'. Allowed: {allow}."
+            response = error_response(
+                405, "method_not_allowed", message, state["request_id"], {"Allow": allow}
+            )
+        else:
+            response = await _invoke(function, Request(scope, receive), state)
         await response(scope, receive, send)
 
-    async def handle(self, request: Request, state: dict[str, Any]) -> Response:
-        """Produce the response for one request."""
-        request_id: str = state["request_id"]
-        method = request.method.upper()
-        path = request.url.path
-        rel = relative_path(path, self.route_prefix)
-        resolved = self.routes.resolve(method, rel) if rel is not None else None
-        if resolved is None:
-            logger.info("%s %r -> 404 (no matching function)", method, path)
-            return error_response(
-                404, "not_found", f"No function matches the path '{path}'.", request_id
-            )
-        if isinstance(resolved, MethodNotAllowed):
-            allow = ", ".join(resolved.allowed)
-            logger.info("%s %r -> 405 (allowed: %s)", method, path, allow)
-            return error_response(
-                405,
-                "method_not_allowed",
-                f"Method {method} is not allowed for '{path}'. Allowed: {allow}.",
-                request_id,
-                headers={"Allow": allow},
-            )
-        function = resolved.entry.target
-        if function.streams:
-            # HTTP streams: the function takes the Starlette request itself, route parameters in
-            # `path_params`, and its Starlette response is sent as it is (streamed bodies too).
-            request.scope["path_params"] = dict(resolved.params)
-            trigger_value: Any = request
-        else:
-            try:
-                trigger_value = await to_http_request(request, resolved.params)
-            except ClientDisconnect:
-                logger.info("%s %r: the client disconnected before sending the body", method, path)
-                return Response(status_code=400)
-        invocation_id = str(uuid.uuid4())
-        logger.info(
-            "Executing 'Functions.%s' (Reason='This function was programmatically called via "
-            "the host APIs.', Id=%s)",
-            function.name,
-            invocation_id,
+
+async def _invoke(function: HttpFunction, request: Request, state: dict[str, Any]) -> Response:
+    invocation_id = str(uuid.uuid4())
+    logger.info(
+        "Executing 'Functions.%s' (Reason='This function was programmatically called via "
+        "the host APIs.', Id=%s)",
+        function.name,
+        invocation_id,
+    )
+    started = time.perf_counter()
+    try:
+        response = await function.func(**{function.arg_name: request})
+        if not isinstance(response, Response):
+            raise TypeError(f"it returned {type(response).__name__}, not a Starlette Response")
+    except Exception:
+        logger.exception("Function '%s' failed.", function.name)
+        outcome = "Failed"
+        response = error_response(
+            500, "internal_error", "The server failed to process the request.", state["request_id"]
         )
-        started = time.perf_counter()
-        try:
-            context = InvocationContext(invocation_id, function.name, self.function_directory)
-            kwargs = build_kwargs(function.func, function.arg_name, trigger_value, context)
-            result = await call_in_threadpool(function.func, kwargs)
-            response = to_starlette_response(result)
-        except Exception as exc:
-            elapsed = (time.perf_counter() - started) * 1000
-            if isinstance(exc, UnsupportedResultError):
-                logger.error("Function '%s' returned an unusable result: %s", function.name, exc)
-            else:
-                logger.exception("Function '%s' raised an exception.", function.name)
-            logger.error(
-                "Executed 'Functions.%s' (Failed, Id=%s, Duration=%dms)",
-                function.name,
-                invocation_id,
-                elapsed,
-            )
-            return error_response(
-                500, "internal_error", "The server failed to process the request.", request_id
-            )
-        elapsed = (time.perf_counter() - started) * 1000
-        logger.info(
-            "Executed 'Functions.%s' (Succeeded, Id=%s, Duration=%dms)",
-            function.name,
-            invocation_id,
-            elapsed,
-        )
+    else:
+        outcome = "Succeeded"
         state["function_response"] = True
-        return response
+    logger.info(
+        "Executed 'Functions.%s' (%s, Id=%s, Duration=%dms)",
+        function.name,
+        outcome,
+        invocation_id,
+        (time.perf_counter() - started) * 1000,
+    )
+    return response
+
+
+def build_routes(functions: Iterable[HttpFunction], route_prefix: str) -> list[Route]:
+    """One Starlette route per route template (templates differing only by case are one), in
+    the host's order of precedence: at each segment, a literal before a parameter."""
+    by_route: dict[str, list[HttpFunction]] = {}
+    for function in functions:
+        by_route.setdefault(function.route.lower(), []).append(function)
+    prefix = route_prefix.strip("/")
+    routes = []
+    for key in sorted(by_route, key=lambda r: ([s.startswith("{") for s in r.split("/")], r)):
+        template = by_route[key][0].route
+        path = "/" + "/".join(part for part in (prefix, template) if part)
+        route = Route(path, endpoint=RouteFunctions(template, by_route[key]))
+        # As the Functions host: case-insensitive, and a trailing slash changes nothing.
+        pattern = route.path_regex.pattern.removesuffix("$").rstrip("/")
+        route.path_regex = re.compile(pattern + "/?$", re.IGNORECASE)
+        routes.append(route)
+    return routes
+
+
+async def _not_found(request: Request, exc: Exception) -> Response:
+    path = request.url.path
+    logger.info("%s %r -> 404 (no matching function)", request.method, path)
+    message = f"No function matches the path '{path}'."
+    return error_response(404, "not_found", message, _state(request.scope)["request_id"])
 
 
 def build_asgi_app(
-    app_object: Any,
-    route_prefix: str = "api",
-    cors: CorsSettings | None = None,
-    *,
-    function_directory: str | None = None,
+    app_object: Any, route_prefix: str = "api", cors: CorsSettings | None = None
 ) -> Starlette:
-    """Build the Starlette app serving the HTTP functions of ``app_object``.
-
-    ``app_object`` is a FunctionApp (indexed with :func:`discover_functions`) or
-    an already built :class:`FunctionCatalog`. ``route_prefix`` is the host.json
-    prefix without slashes (``""`` for none). ``cors`` enables CORSMiddleware.
-    """
+    """The Starlette app serving the HTTP functions of ``app_object``: a FunctionApp (indexed
+    with :func:`discover_functions`) or a :class:`FunctionCatalog`. ``route_prefix`` is host.json's
+    prefix (``""`` for none); ``cors`` enables CORSMiddleware."""
     catalog = (
         app_object if isinstance(app_object, FunctionCatalog) else discover_functions(app_object)
-    )
-    dispatcher = FunctionDispatcher(
-        build_route_table(catalog.http),
-        route_prefix.strip("/"),
-        function_directory or os.getcwd(),
     )
     middleware = [Middleware(ForwardedForMiddleware), Middleware(RequestIdMiddleware)]
     if cors is not None:
@@ -242,11 +230,13 @@ def build_asgi_app(
                 expose_headers=list(EXPOSED_HEADERS),
             )
         )
-    app = Starlette(routes=[Route("/{path:path}", endpoint=dispatcher)], middleware=middleware)
-    # Starlette's `path` convertor (`.*`) does not match a decoded newline: without this, such a
-    # path got Starlette's plain-text 404 instead of the dispatcher's JSON answer.
-    app.router.default = dispatcher
+    app = Starlette(
+        routes=build_routes(catalog.http, route_prefix),
+        middleware=middleware,
+        exception_handlers={404: _not_found},
+    )
+    app.router.redirect_slashes = False
     return app
 
 
-__all__ = ["REQUEST_ID_HEADER", "RequestIdMiddleware", "build_asgi_app", "build_route_table"]
+__all__ = ["REQUEST_ID_HEADER", "build_asgi_app", "build_routes", "error_response"]

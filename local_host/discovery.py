@@ -1,13 +1,17 @@
 """Loading the FunctionApp object and indexing its functions.
 
-``FunctionApp.get_functions()`` may only be called once per app object (a
-second call fails on "duplicate" names), so the result is cached per object.
+The host serves what this app is made of: HTTP-streams functions (``async def f(req: Request) ->
+Response`` with the ``Request`` of the HTTP-streams extension the app imported) on routes of
+literal segments and ``{name}`` parameters, and timer functions. Anything else is listed at
+startup as not supported and not run. ``FunctionApp.get_functions()`` may only be called once per
+app object (a second call fails on "duplicate" names), so the result is cached per object.
 """
 
 from __future__ import annotations
 
 import importlib
-import logging
+import inspect
+import re
 import sys
 import typing
 import weakref
@@ -19,9 +23,8 @@ from typing import Any
 from azure.functions.decorators.http import HttpTrigger
 from azure.functions.decorators.timer import TimerTrigger
 
-logger = logging.getLogger("local_host")
-
 DEFAULT_APP_SPEC = "function_app:app"
+_SEGMENT_RE = re.compile(r"[^{}]+|\{[A-Za-z_][A-Za-z0-9_]*\}")
 
 
 class AppLoadError(Exception):
@@ -30,16 +33,15 @@ class AppLoadError(Exception):
 
 @dataclass(frozen=True)
 class HttpFunction:
-    """An HTTP-triggered function."""
+    """An HTTP-streams function: it takes the Starlette request and returns a Starlette response."""
 
     name: str
     route: str
+    """The route template without surrounding slashes: literal segments and ``{name}`` ones."""
     methods: frozenset[str] | None
+    """Upper-case method names; None accepts every method."""
     arg_name: str
     func: Callable[..., Any]
-    auth_level: str | None = None
-    streams: bool = False
-    """Takes the HTTP-streams request type (a Starlette request) rather than func.HttpRequest."""
 
 
 @dataclass(frozen=True)
@@ -55,7 +57,7 @@ class TimerFunction:
 
 @dataclass(frozen=True)
 class FunctionCatalog:
-    """Everything the host serves, plus functions it cannot run locally."""
+    """Everything the host serves, plus (name, why) for the functions it does not run."""
 
     http: tuple[HttpFunction, ...] = ()
     timers: tuple[TimerFunction, ...] = ()
@@ -63,51 +65,32 @@ class FunctionCatalog:
 
 
 _CACHE: weakref.WeakKeyDictionary[Any, FunctionCatalog] = weakref.WeakKeyDictionary()
-_STRONG_CACHE: dict[int, tuple[Any, FunctionCatalog]] = {}
 
 
 def load_app(spec: str = DEFAULT_APP_SPEC) -> Any:
     """Import ``module:attr`` (attr defaults to ``app``) and return the object."""
-    module_name, _, attr_path = spec.partition(":")
-    module_name = module_name.strip()
-    attr_path = attr_path.strip() or "app"
+    module_name, _, attr = spec.partition(":")
+    module_name, attr = module_name.strip(), attr.strip() or "app"
     if not module_name:
         raise AppLoadError(f"invalid app spec {spec!r}; expected 'module:attr'")
     try:
-        obj: Any = importlib.import_module(module_name)
+        module = importlib.import_module(module_name)
     except ImportError as exc:
         raise AppLoadError(f"cannot import module '{module_name}': {exc}") from exc
-    for attr in attr_path.split("."):
-        try:
-            obj = getattr(obj, attr)
-        except AttributeError as exc:
-            raise AppLoadError(f"module '{module_name}' has no attribute '{attr_path}'") from exc
-    if not callable(getattr(obj, "get_functions", None)):
+    app = getattr(module, attr, None)
+    if app is None:
+        raise AppLoadError(f"module '{module_name}' has no attribute '{attr}'")
+    if not callable(getattr(app, "get_functions", None)):
         raise AppLoadError(f"'{spec}' is not a FunctionApp (it has no get_functions())")
-    return obj
+    return app
 
 
-def _method_name(method: Any) -> str:
-    if isinstance(method, Enum):
-        return str(method.value).upper()
-    return str(method).upper()
-
-
-def _normalize_methods(methods: Any) -> frozenset[str] | None:
-    if methods is None:
-        return None
-    if isinstance(methods, (str, Enum)):
-        methods = [methods]
-    names = frozenset(_method_name(m) for m in methods)
-    return names or None
-
-
-def _auth_level(value: Any) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, Enum):
-        return str(value.value)
-    return str(value)
+def discover_functions(app: Any) -> FunctionCatalog:
+    """Index the functions of a FunctionApp, calling ``get_functions()`` once per app."""
+    cached = _CACHE.get(app)
+    if cached is None:
+        cached = _CACHE[app] = _index(app)
+    return cached
 
 
 def _index(app: Any) -> FunctionCatalog:
@@ -119,16 +102,19 @@ def _index(app: Any) -> FunctionCatalog:
         trigger = function.get_trigger()
         user_function = function.get_user_function()
         if isinstance(trigger, HttpTrigger):
-            route = trigger.route if trigger.route is not None else name
+            route = str(trigger.route if trigger.route is not None else name).strip().strip("/")
+            problem = _http_problem(user_function, str(trigger.name), route)
+            if problem:
+                unsupported.append((name, f"httpTrigger ({problem})"))
+                continue
+            methods = trigger.methods
             http.append(
                 HttpFunction(
                     name=name,
-                    route=str(route),
-                    methods=_normalize_methods(trigger.methods),
+                    route=route,
+                    methods=frozenset(_method(m) for m in methods) if methods else None,
                     arg_name=str(trigger.name),
                     func=user_function,
-                    auth_level=_auth_level(trigger.auth_level),
-                    streams=_takes_streams_request(user_function, str(trigger.name)),
                 )
             )
         elif isinstance(trigger, TimerTrigger):
@@ -144,9 +130,20 @@ def _index(app: Any) -> FunctionCatalog:
         else:
             kind = trigger.get_binding_name() if trigger is not None else "no trigger"
             unsupported.append((name, str(kind)))
-            continue
-        _warn_about_extra_bindings(function, trigger, name)
     return FunctionCatalog(tuple(http), tuple(timers), tuple(unsupported))
+
+
+def _method(method: Any) -> str:
+    return str(method.value if isinstance(method, Enum) else method).upper()
+
+
+def _http_problem(function: Callable[..., Any], arg_name: str, route: str) -> str | None:
+    """Why the host cannot serve this HTTP function, or None when it can."""
+    if route and not all(_SEGMENT_RE.fullmatch(segment) for segment in route.split("/")):
+        return f"route '{route}': only literal segments and {{name}} parameters are served"
+    if not (inspect.iscoroutinefunction(function) and _takes_streams_request(function, arg_name)):
+        return "not an HTTP-streams function: async def f(req: Request) -> Response"
+    return None
 
 
 def _takes_streams_request(function: Callable[..., Any], arg_name: str) -> bool:
@@ -158,39 +155,6 @@ def _takes_streams_request(function: Callable[..., Any], arg_name: str) -> bool:
         return False
     try:
         annotation = typing.get_type_hints(function).get(arg_name)
-    except Exception:  # unresolvable annotations: treat it as a classic function
+    except Exception:  # unresolvable annotations: not an HTTP-streams function
         return False
     return bool(extension.RequestTrackerMeta.check_type(annotation))
-
-
-def _warn_about_extra_bindings(function: Any, trigger: Any, name: str) -> None:
-    extra = []
-    for binding in function.get_bindings():
-        if binding is trigger:
-            continue
-        if getattr(binding, "name", None) == "$return" and binding.get_binding_name() == "http":
-            continue
-        extra.append(f"{binding.get_binding_name()} '{getattr(binding, 'name', '?')}'")
-    if extra:
-        logger.warning(
-            "Function '%s' declares bindings the local host does not provide: %s.",
-            name,
-            ", ".join(extra),
-        )
-
-
-def discover_functions(app: Any) -> FunctionCatalog:
-    """Index the functions of a FunctionApp, calling ``get_functions()`` once per app."""
-    try:
-        cached = _CACHE.get(app)
-    except TypeError:  # not weak-referenceable
-        entry = _STRONG_CACHE.get(id(app))
-        cached = entry[1] if entry is not None and entry[0] is app else None
-    if cached is not None:
-        return cached
-    catalog = _index(app)
-    try:
-        _CACHE[app] = catalog
-    except TypeError:
-        _STRONG_CACHE[id(app)] = (app, catalog)
-    return catalog

@@ -39,8 +39,7 @@ from .database import (
 from .discovery import DEFAULT_APP_SPEC, AppLoadError, FunctionCatalog, discover_functions, load_app
 from .home import point_home_at_the_page
 from .protocol import JsonErrorH11Protocol
-from .schedule import load_setting_defaults, utcnow
-from .timers import ScheduledTimer, TimerScheduler, prepare_timers
+from .timers import ScheduledTimer, TimerScheduler, app_setting_default, prepare_timers, utcnow
 
 logger = logging.getLogger("local_host")
 
@@ -219,13 +218,12 @@ async def _serve(
     timers: Sequence[ScheduledTimer],
     signals: _SignalHandler,
     on_started: Callable[[], None],
-    function_directory: str,
 ) -> None:
     server = uvicorn.Server(config)
     signals.server = server
     if signals.received:
         server.should_exit = True
-    scheduler = TimerScheduler(timers, function_directory=function_directory)
+    scheduler = TimerScheduler(timers)
     serve_task = asyncio.create_task(server.serve(sockets=[sock]))
     try:
         while not server.started and not serve_task.done():
@@ -260,7 +258,6 @@ def _run_server(
     timers: Sequence[ScheduledTimer],
     signals: _SignalHandler,
     on_started: Callable[[], None],
-    function_directory: str,
 ) -> None:
     config = uvicorn.Config(
         asgi,
@@ -278,9 +275,7 @@ def _run_server(
     loop = asyncio.new_event_loop()
     try:
         asyncio.set_event_loop(loop)
-        loop.run_until_complete(
-            _serve(config, sock, timers, signals, on_started, function_directory)
-        )
+        loop.run_until_complete(_serve(config, sock, timers, signals, on_started))
     finally:
         signals.server = None
         signals.cleaning_up = True
@@ -378,11 +373,11 @@ def _main(args: argparse.Namespace, signals: _SignalHandler, migrate: MigrateFn 
             logger.exception("Importing or indexing the app '%s' failed.", args.app)
             return 1
         asgi = point_home_at_the_page(  # `/` and `/api` point at the chat page
-            build_asgi_app(catalog, route_prefix, cors, function_directory=str(root)),
+            build_asgi_app(catalog, route_prefix, cors),
             catalog.http,
             route_prefix,
         )
-        timers = prepare_timers(catalog.timers, os.environ, _lazy_defaults())
+        timers = prepare_timers(catalog.timers, os.environ, app_setting_default)
         base_url = f"http://{_display_host(args.host)}:{port}"
 
         def on_started() -> None:
@@ -392,7 +387,7 @@ def _main(args: argparse.Namespace, signals: _SignalHandler, migrate: MigrateFn 
             logger.info("Host started on %s. Press Ctrl+C to stop.", base_url)
 
         try:
-            _run_server(asgi, sock, args.host, port, timers, signals, on_started, str(root))
+            _run_server(asgi, sock, args.host, port, timers, signals, on_started)
         except SystemExit as exc:
             logger.error("The HTTP server stopped during startup (%s).", exc.code)
             return 1
@@ -403,25 +398,3 @@ def _main(args: argparse.Namespace, signals: _SignalHandler, migrate: MigrateFn 
         sock.close()
         if database is not None:
             database.close()
-
-
-def _lazy_defaults() -> Callable[[str], str | None]:
-    """A setting-defaults provider that imports the app's provider on first use."""
-    state: dict[str, Any] = {}
-
-    def lookup(name: str) -> str | None:
-        if "provider" not in state:
-            state["provider"] = load_setting_defaults()
-            if state["provider"] is None:
-                logger.error(
-                    "Setting '%s' is not set and no defaults provider "
-                    "(services.video_rag.settings.setting_default) is importable.",
-                    name,
-                )
-        provider = state["provider"]
-        if provider is None:
-            return None
-        value = provider(name)
-        return None if value is None else str(value)
-
-    return lookup

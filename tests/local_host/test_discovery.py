@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import azure.functions as func
 import pytest
+from azurefunctions.extensions.http.fastapi import PlainTextResponse, Request, Response
 
 from local_host.discovery import AppLoadError, discover_functions, load_app
 from local_host.server import format_functions
@@ -17,16 +18,28 @@ def _app() -> func.FunctionApp:
     app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
 
     @app.route(route="/lead/{id}/", methods=["get", "POST"])
-    def lead(req: func.HttpRequest) -> func.HttpResponse:
-        return func.HttpResponse("x")
+    async def lead(req: Request) -> Response:
+        return PlainTextResponse("x")
 
     @app.route()
-    def defaulted(req: func.HttpRequest) -> func.HttpResponse:
-        return func.HttpResponse("x")
+    async def defaulted(req: Request) -> Response:
+        return PlainTextResponse("x")
 
     @app.route(route="other", trigger_arg_name="request", auth_level=func.AuthLevel.ANONYMOUS)
-    def other(request: func.HttpRequest) -> func.HttpResponse:
+    async def other(request: Request) -> Response:
+        return PlainTextResponse("x")
+
+    @app.route(route="classic")
+    def classic(req: func.HttpRequest) -> func.HttpResponse:
         return func.HttpResponse("x")
+
+    @app.route(route="sync")
+    def sync(req: Request) -> Response:
+        return PlainTextResponse("x")
+
+    @app.route(route="pages/{page?}")
+    async def optional(req: Request) -> Response:
+        return PlainTextResponse("x")
 
     @app.queue_trigger(arg_name="msg", queue_name="q", connection="AzureWebJobsStorage")
     def queued(msg: func.QueueMessage) -> None:
@@ -42,13 +55,12 @@ def _app() -> func.FunctionApp:
 def test_catalog() -> None:
     catalog = discover_functions(_app())
     http = {f.name: f for f in catalog.http}
+    assert set(http) == {"lead", "defaulted", "other"}
     assert http["lead"].methods == frozenset({"GET", "POST"})
-    assert http["lead"].route == "/lead/{id}/"
-    assert http["lead"].auth_level == "function"
+    assert http["lead"].route == "lead/{id}"
     assert http["defaulted"].route == "defaulted"
     assert http["defaulted"].methods is None
     assert http["other"].arg_name == "request"
-    assert http["other"].auth_level == "anonymous"
     (timer,) = catalog.timers
     assert (timer.name, timer.schedule, timer.run_on_startup, timer.arg_name) == (
         "ticker",
@@ -56,7 +68,12 @@ def test_catalog() -> None:
         False,
         "tick",
     )
-    assert catalog.unsupported == (("queued", "queueTrigger"),)
+    unsupported = dict(catalog.unsupported)
+    assert unsupported.keys() == {"classic", "sync", "optional", "queued"}
+    assert "not an HTTP-streams function" in unsupported["classic"]
+    assert "not an HTTP-streams function" in unsupported["sync"]
+    assert "route 'pages/{page?}'" in unsupported["optional"]
+    assert unsupported["queued"] == "queueTrigger"
 
 
 def test_load_app() -> None:
@@ -71,6 +88,7 @@ def test_load_app() -> None:
         ("no_such_module_xyz:app", "cannot import"),
         ("tests.local_host.toy_app:missing", "no attribute"),
         ("tests.local_host.toy_app:TIMER_CALLS", "not a FunctionApp"),
+        ("tests.local_host.toy_app:classic.x", "no attribute"),
     ],
 )
 def test_load_app_errors(spec: str, message: str) -> None:
@@ -89,6 +107,7 @@ def test_startup_listing() -> None:
         "ticker: timerTrigger - schedule '0 */5 * * * *' (UTC), next 2024-01-01T00:05:00Z" in text
     )
     assert "queued: queueTrigger - not supported" in text
+    assert "classic: httpTrigger (not an HTTP-streams function" in text
     no_prefix = format_functions(catalog, timers, "http://localhost:8080", "", now)
     assert "other: [ANY] http://localhost:8080/other" in no_prefix
 

@@ -1,4 +1,4 @@
-"""NCRONTAB / cron / TimeSpan schedules and %NAME% binding expressions."""
+"""NCRONTAB / cron schedules and %NAME% binding expressions."""
 
 from __future__ import annotations
 
@@ -6,12 +6,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from local_host.schedule import (
+from local_host.timers import (
     CronSchedule,
     ScheduleError,
-    TimeSpanSchedule,
     UnresolvedSettingError,
-    parse_schedule,
+    app_setting_default,
     resolve_binding_expressions,
 )
 
@@ -34,23 +33,22 @@ def _at(year: int, month: int, day: int, hour: int, minute: int, second: int) ->
     ],
 )
 def test_six_field_ncrontab(expression: str, expected: datetime) -> None:
-    schedule = parse_schedule(expression)
-    assert isinstance(schedule, CronSchedule)
+    schedule = CronSchedule(expression)
     assert schedule.next_after(START) == expected
 
 
 def test_five_field_cron_runs_at_second_zero() -> None:
-    schedule = parse_schedule("*/15 * * * *")
+    schedule = CronSchedule("*/15 * * * *")
     assert schedule.next_after(START) == _at(2024, 1, 1, 0, 15, 0)
 
 
 def test_next_occurrence_is_strictly_after() -> None:
-    schedule = parse_schedule("0 * * * * *")
+    schedule = CronSchedule("0 * * * * *")
     assert schedule.next_after(_at(2024, 1, 1, 0, 1, 0)) == _at(2024, 1, 1, 0, 2, 0)
 
 
 def test_successive_occurrences() -> None:
-    schedule = parse_schedule("0 0 */6 * * *")
+    schedule = CronSchedule("0 0 */6 * * *")
     moment = START
     seen = []
     for _ in range(4):
@@ -61,7 +59,7 @@ def test_successive_occurrences() -> None:
 
 def test_day_of_month_and_day_of_week_must_both_match() -> None:
     # NCRONTAB: the 13th that is also a Friday (September 2024).
-    schedule = parse_schedule("0 0 0 13 * Fri")
+    schedule = CronSchedule("0 0 0 13 * Fri")
     assert schedule.next_after(START) == _at(2024, 9, 13, 0, 0, 0)
 
 
@@ -70,34 +68,13 @@ def test_non_utc_input_is_converted() -> None:
 
     plus_two = timezone(timedelta(hours=2))
     moment = datetime(2024, 1, 1, 2, 0, 0, tzinfo=plus_two)  # 00:00 UTC
-    assert parse_schedule("0 30 0 * * *").next_after(moment) == _at(2024, 1, 1, 0, 30, 0)
+    assert CronSchedule("0 30 0 * * *").next_after(moment) == _at(2024, 1, 1, 0, 30, 0)
 
 
 @pytest.mark.parametrize("bad", ["", "* * * *", "* * * * * * * *", "61 * * * * *", "nonsense"])
 def test_invalid_cron(bad: str) -> None:
     with pytest.raises(ScheduleError):
-        parse_schedule(bad)
-
-
-@pytest.mark.parametrize(
-    ("text", "interval"),
-    [
-        ("00:05:00", timedelta(minutes=5)),
-        ("00:00:01", timedelta(seconds=1)),
-        ("1.02:00:00", timedelta(days=1, hours=2)),
-        ("01:30", timedelta(hours=1, minutes=30)),
-    ],
-)
-def test_timespan(text: str, interval: timedelta) -> None:
-    schedule = parse_schedule(text)
-    assert isinstance(schedule, TimeSpanSchedule)
-    assert schedule.next_after(START) == START + interval
-
-
-@pytest.mark.parametrize("bad", ["00:00:00", "25:00:00", "00:61:00"])
-def test_invalid_timespan(bad: str) -> None:
-    with pytest.raises(ScheduleError):
-        parse_schedule(bad)
+        CronSchedule(bad)
 
 
 def test_binding_expression_from_environment() -> None:
@@ -124,3 +101,13 @@ def test_binding_expression_falls_back_to_defaults() -> None:
 def test_binding_expression_without_defaults() -> None:
     with pytest.raises(UnresolvedSettingError):
         resolve_binding_expressions("%MISSING%", {})
+
+
+def test_the_apps_documented_schedule_is_the_default() -> None:
+    from services.video_rag.settings import setting_default
+
+    assert app_setting_default("SESSION_CLEANUP_SCHEDULE") == setting_default(
+        "SESSION_CLEANUP_SCHEDULE"
+    )
+    assert CronSchedule(app_setting_default("SESSION_CLEANUP_SCHEDULE") or "")
+    assert app_setting_default("NO_SUCH_SETTING_XYZ") is None
