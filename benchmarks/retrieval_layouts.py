@@ -42,7 +42,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 
 from benchmarks.common import ROOT, describe, machine, migrated_database, percentile
-from benchmarks.retrieval import MODEL, WORDS, K, Layout, load, random_vector
+from benchmarks.retrieval import MODEL, K, Layout, load, question_text, random_vector
 from services.video_rag.bootstrap import Dependencies
 from services.video_rag.db.models import TEXT_SEARCH_CONFIG
 from services.video_rag.db.retrieval import (
@@ -51,6 +51,7 @@ from services.video_rag.db.retrieval import (
     RetrievalRepository,
     _hybrid_statement,
     _vector_statement,
+    shortlist_size,
 )
 from services.video_rag.settings import load_settings
 
@@ -172,6 +173,7 @@ class Statements:
             embedding_dimensions=dimensions,
             query_embedding=Vector(list(vector[:dimensions])),
             vector_limit=DEFAULT_CANDIDATES if kind == "hybrid" else K,
+            shortlist_limit=shortlist_size(DEFAULT_CANDIDATES if kind == "hybrid" else K),
             text_search_config=TEXT_SEARCH_CONFIG,
             query_text=words,
             text_limit=DEFAULT_CANDIDATES,
@@ -300,7 +302,7 @@ def run(
             (
                 uuid.UUID(int=rng.randrange(sessions) + 1),
                 random_vector(rng).tolist(),
-                " ".join(rng.choices(WORDS, k=3)),
+                question_text(rng),
             )
             for _ in range(queries)
         ]

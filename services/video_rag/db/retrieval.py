@@ -39,6 +39,7 @@ from pgvector.sqlalchemy import HALFVEC
 from sqlalchemy import (
     CTE,
     BigInteger,
+    BindParameter,
     ColumnElement,
     Double,
     Integer,
@@ -47,6 +48,7 @@ from sqlalchemy import (
     Text,
     any_,
     bindparam,
+    case,
     cast,
     func,
     literal_column,
@@ -208,7 +210,8 @@ def _check_query(query_embedding: Sequence[float], k: int) -> None:
 @cache
 def _vector_statement(filtered: bool, exact: bool = False) -> Select[Any]:
     """The nearest chunks, as fused rows whose text side is empty."""
-    vector = _vector_side(filtered, exact)
+    scanned = _scanned(filtered, exact, with_text=False)
+    vector = _vector_side(scanned, exact)
     ranked = select(
         vector.c.chunk_id,
         vector.c.rank.label("vector_rank"),
@@ -220,9 +223,11 @@ def _vector_statement(filtered: bool, exact: bool = False) -> Select[Any]:
 
 @cache
 def _hybrid_statement(filtered: bool, exact: bool = False) -> Select[Any]:
-    """Both sides, fused by a full outer join on the chunk id."""
-    vector = _vector_side(filtered, exact)
-    text = _text_side(filtered)
+    """Both sides, ranked from one scan of the session's chunks and fused by a full outer join
+    on the chunk id."""
+    scanned = _scanned(filtered, exact, with_text=True)
+    vector = _vector_side(scanned, exact)
+    text = _text_side(scanned)
     fused = (
         select(
             func.coalesce(vector.c.chunk_id, text.c.chunk_id).label("chunk_id"),
@@ -266,60 +271,88 @@ def _session_chunks(filtered: bool, *columns: Any) -> Select[Any]:
     return statement
 
 
-def _vector_side(filtered: bool, exact: bool) -> CTE:
-    """(chunk_id, rank) of the `vector_limit` nearest chunks by cosine distance of the float32
-    vectors, ties by id. Unless `exact`, only the `shortlist_limit` nearest by the half-precision
-    copy are re-ranked: the shortlist carries each row's `embedding` as it is stored (a TOAST
-    pointer), so only the shortlisted vectors are ever read. The query vector is bound once with
-    the column's type (it travels as a `pgvector.Vector`) and cast to halfvec in the statement."""
-    query_embedding = bindparam("query_embedding", type_=TranscriptChunk.embedding.type)
-    if exact:
-        candidates = _session_chunks(
-            filtered, TranscriptChunk.id.label("chunk_id"), TranscriptChunk.embedding
-        ).subquery("session_chunks")
-    else:
-        rough = TranscriptChunk.embedding_half.cosine_distance(cast(query_embedding, HALFVEC()))
-        candidates = (
-            _session_chunks(
-                filtered, TranscriptChunk.id.label("chunk_id"), TranscriptChunk.embedding
-            )
-            .order_by(rough, TranscriptChunk.id)
-            .limit(bindparam("shortlist_limit", type_=Integer))
-            .subquery("shortlist")
-        )
-    distance = candidates.c.embedding.cosine_distance(query_embedding).label("distance")
-    nearest = (
-        select(candidates.c.chunk_id, distance)
-        .order_by(distance, candidates.c.chunk_id)
-        .limit(bindparam("vector_limit", type_=Integer))
-        .subquery("nearest")
-    )
-    rank = func.row_number().over(order_by=(nearest.c.distance, nearest.c.chunk_id))
-    return select(nearest.c.chunk_id, rank.label("rank")).cte("vector_side")
+def _query_embedding() -> BindParameter[Any]:
+    """The query vector, bound once with the column's type (it travels as a `pgvector.Vector`)."""
+    return bindparam("query_embedding", type_=TranscriptChunk.embedding.type)
 
 
-def _text_side(filtered: bool) -> CTE:
-    """(chunk_id, rank) of the `text_limit` best full-text matches by `ts_rank_cd`, ties by id.
-    `websearch_to_tsquery` accepts any input; a query without lexemes leaves `text_query` empty
-    (matching it against every chunk would only raise a NOTICE per chunk)."""
+def _once(expression: ColumnElement[Any]) -> ColumnElement[Any]:
+    """`expression` as a scalar subquery: evaluated once per statement (an InitPlan), where a
+    generic plan (see `db.engine`) would otherwise evaluate it once per row, e.g. the cast of
+    the bound query vector to half precision."""
+    return select(expression).scalar_subquery()
+
+
+def _text_query() -> ColumnElement[Any]:
+    """The query text as a tsquery, parsed once; NULL when it has no lexemes.
+    `websearch_to_tsquery` accepts any input; a query without lexemes matches nothing (matching it
+    against every chunk would only raise a NOTICE per chunk)."""
     parsed = select(
         func.websearch_to_tsquery(
             cast(bindparam("text_search_config", type_=Text), REGCONFIG),
             bindparam("query_text", type_=Text),
         ).label("query")
     ).subquery("parsed")
-    # MATERIALIZED: parsed once, not once per chunk.
-    query = (
-        select(parsed.c.query)
-        .where(func.numnode(parsed.c.query) > 0)
-        .cte("text_query")
-        .prefix_with("MATERIALIZED")
-    )
-    relevance = func.ts_rank_cd(TranscriptChunk.text_search, query.c.query).label("relevance")
+    return select(case((func.numnode(parsed.c.query) > 0, parsed.c.query))).scalar_subquery()
+
+
+def _scanned(filtered: bool, exact: bool, with_text: bool) -> CTE:
+    """One pass over the session's chunks (see `_session_chunks`), materialized: (chunk_id,
+    distance[, relevance]). `distance` is the cosine distance by the inline half-precision copy
+    (or with `exact` by the float32 vector); `relevance` is `ts_rank_cd` of the chunks that match
+    the query text, NULL for the others. Both sides rank from these rows, so the session's chunks
+    are read once, and neither side reads the other's columns again."""
+    if exact:
+        distance = TranscriptChunk.embedding.cosine_distance(_query_embedding())
+    else:
+        distance = TranscriptChunk.embedding_half.cosine_distance(
+            _once(cast(_query_embedding(), HALFVEC()))
+        )
+    columns: list[Any] = [TranscriptChunk.id.label("chunk_id"), distance.label("distance")]
+    if with_text:
+        query = _text_query()
+        matches = TranscriptChunk.text_search.bool_op("@@")(query)
+        relevance = case((matches, func.ts_rank_cd(TranscriptChunk.text_search, query)))
+        columns.append(relevance.label("relevance"))
+    return _session_chunks(filtered, *columns).cte("scanned").prefix_with("MATERIALIZED")
+
+
+def _vector_side(scanned: CTE, exact: bool) -> CTE:
+    """(chunk_id, rank) of the `vector_limit` nearest chunks by cosine distance of the float32
+    vectors, ties by id. Unless `exact`, only the `shortlist_limit` nearest by the half-precision
+    copy are re-ranked: only the shortlisted chunks' float32 vectors (in TOAST) are ever read."""
+    if exact:
+        nearest = (
+            select(scanned.c.chunk_id, scanned.c.distance)
+            .order_by(scanned.c.distance, scanned.c.chunk_id)
+            .limit(bindparam("vector_limit", type_=Integer))
+            .subquery("nearest")
+        )
+    else:
+        shortlist = (
+            select(scanned.c.chunk_id)
+            .order_by(scanned.c.distance, scanned.c.chunk_id)
+            .limit(bindparam("shortlist_limit", type_=Integer))
+            .subquery("shortlist")
+        )
+        distance = TranscriptChunk.embedding.cosine_distance(_query_embedding()).label("distance")
+        nearest = (
+            select(shortlist.c.chunk_id, distance)
+            .join(TranscriptChunk, TranscriptChunk.id == shortlist.c.chunk_id)
+            .order_by(distance, shortlist.c.chunk_id)
+            .limit(bindparam("vector_limit", type_=Integer))
+            .subquery("nearest")
+        )
+    rank = func.row_number().over(order_by=(nearest.c.distance, nearest.c.chunk_id))
+    return select(nearest.c.chunk_id, rank.label("rank")).cte("vector_side")
+
+
+def _text_side(scanned: CTE) -> CTE:
+    """(chunk_id, rank) of the `text_limit` best full-text matches by `ts_rank_cd`, ties by id."""
     matches = (
-        _session_chunks(filtered, TranscriptChunk.id.label("chunk_id"), relevance)
-        .join(query, TranscriptChunk.text_search.bool_op("@@")(query.c.query))
-        .order_by(relevance.desc(), TranscriptChunk.id)
+        select(scanned.c.chunk_id, scanned.c.relevance)
+        .where(scanned.c.relevance.is_not(None))
+        .order_by(scanned.c.relevance.desc(), scanned.c.chunk_id)
         .limit(bindparam("text_limit", type_=Integer))
         .subquery("matches")
     )
