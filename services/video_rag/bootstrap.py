@@ -39,6 +39,9 @@ class Dependencies:
     transcript_source: TranscriptSource | None = None
     embedder: Embedder | None = None
     answerer: Answerer | None = None
+    chat_stage_observer: Callable[[dict[str, float]], None] | None = None
+    """Called with each stored question's milliseconds per step (`service.chat.Stages`): the
+    chat benchmark's breakdown. None (the default) costs nothing."""
     _engine: Engine | None = field(default=None, init=False, repr=False)
     _session_factory: sessionmaker[Session] | None = field(default=None, init=False, repr=False)
     _checked_embedder: CheckedEmbedder | None = field(default=None, init=False, repr=False)

@@ -12,16 +12,19 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import math
 import re
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 from services.video_rag.domain.citations import extract_citations, renumber_citations
 from services.video_rag.domain.errors import (
+    AppError,
     InvalidRequest,
     LlmError,
     NoVideos,
@@ -43,18 +46,25 @@ from services.video_rag.domain.prompts import (
 from services.video_rag.domain.whole_video import videos_named, whole_video_kind
 from services.video_rag.domain.youtube_urls import video_link
 from services.video_rag.service.limits import (
+    add_llm_usage,
     check_llm_budget,
     record_llm_usage,
     retry_after,
+    save_llm_usage,
     take_client_slot,
 )
 from services.video_rag.service.sessions import authenticate, lifetime, require_token
 
 if TYPE_CHECKING:
     from services.video_rag.bootstrap import Dependencies
+    from services.video_rag.db.models import ChatSession
     from services.video_rag.db.repositories import ChatRepository, MessageRow
+    from services.video_rag.db.unit_of_work import UnitOfWork
+    from services.video_rag.domain.sessions import SessionLifetime
     from services.video_rag.providers.chat import Answerer
     from services.video_rag.settings import Settings
+
+logger = logging.getLogger(__name__)
 
 RATE_WINDOW_SECONDS = 60
 # C0 control characters other than tab and newlines (PostgreSQL text cannot even hold NUL).
@@ -88,6 +98,32 @@ class ChatAnswer:
     model: str
 
 
+class Stages:
+    """Where one question's time went: milliseconds per step (`prepare_tx`, `condense`,
+    `embed`, `retrieve_tx`, `not_found_check`, `whole_videos`, `answer`, `citations`,
+    `store_tx`), each `lap` adding the time since the previous one. Reported, when the question
+    is stored, to `Dependencies.chat_stage_observer` (the chat benchmark's breakdown) and to the
+    DEBUG log."""
+
+    def __init__(self) -> None:
+        self.ms: dict[str, float] = {}
+        self._last = time.perf_counter()
+
+    def lap(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.ms[stage] = self.ms.get(stage, 0.0) + (now - self._last) * 1000
+        self._last = now
+
+    def report(self, deps: Dependencies) -> None:
+        observer = deps.chat_stage_observer
+        if observer is not None:
+            observer(dict(self.ms))
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug(
+                "chat stages (ms): %s", ", ".join(f"{k} {v:.1f}" for k, v in self.ms.items())
+            )
+
+
 @dataclass(frozen=True)
 class PreparedQuestion:
     """A question that passed every check, with what answering it needs: the passages retrieved
@@ -100,6 +136,7 @@ class PreparedQuestion:
     answerer: Answerer
     whole_videos: bool = False
     """The question is about whole videos: the passages are their transcripts, in time order."""
+    stages: Stages = field(default_factory=Stages, compare=False, repr=False)
 
 
 def ask(
@@ -121,9 +158,11 @@ def ask(
             )
         else:
             raw = NO_ANSWER
-        return store_answer(deps, prepared, raw)
-    finally:
-        record_llm_usage(deps, answerer)
+    except BaseException:
+        record_llm_usage(deps, answerer)  # what the failed call spent
+        raise
+    prepared.stages.lap("answer")
+    return store_answer(deps, prepared, raw)  # with the tokens spent, in the same transaction
 
 
 async def stream_answer(
@@ -153,14 +192,8 @@ async def stream_answer(
     else:
         pieces.append(NO_ANSWER)
         yield NO_ANSWER
-    yield await asyncio.to_thread(_store_and_record, deps, prepared, "".join(pieces))
-
-
-def _store_and_record(deps: Dependencies, prepared: PreparedQuestion, raw: str) -> ChatAnswer:
-    try:
-        return store_answer(deps, prepared, raw)
-    finally:
-        record_llm_usage(deps, prepared.answerer)
+    prepared.stages.lap("answer")
+    yield await asyncio.to_thread(store_answer, deps, prepared, "".join(pieces))
 
 
 def prepare_question(
@@ -173,44 +206,78 @@ def prepare_question(
     """Check the session, the question, the videos, the deployment's daily token budget and the
     rate limits of the session and of the `client` address (the question counts against them
     from here on, even if answering fails); condense a follow-up into a standalone question and
-    retrieve its passages. Raises the documented errors; stores no message."""
+    retrieve its passages. Raises the documented errors; stores no message.
+
+    The session's renewal and every check share one short transaction; when a check fails, the
+    renewal alone is committed in another one (so that any authenticated request renews the
+    session, as `sessions.authenticate` does), and the counts taken are not."""
     token_hash = require_token(token)
     settings = deps.settings
     now = deps.clock()
+    span = lifetime(settings)
+    stages = Stages()
     with deps.uow() as uow:
-        session = authenticate(uow, token_hash, now, lifetime(settings))
-        question = _valid_question(question, settings.max_message_chars)
-        titles = uow.chat.session_video_titles(session.id)
-        if not titles:
-            raise NoVideos()
-        if video_ids is not None and not set(video_ids) <= set(titles):
-            raise VideoNotFound("this session has no video with some of the given video_ids")
-        if settings.llm_provider != "offline":  # the offline answerer spends nothing
-            check_llm_budget(uow, now, settings.llm_daily_token_budget)
-        _take_slot(uow.chat, session.id, now, settings.chat_rate_limit_per_minute)
-        take_client_slot(uow, "chat", client, now, settings.client_chat_rate_limit_per_minute)
-        history = _history(uow.chat.messages(session.id, HISTORY_MESSAGES))
-        uow.commit()
+        session = _renewed(uow, token_hash, now, span)
+        try:
+            question = _valid_question(question, settings.max_message_chars)
+            titles = uow.chat.session_video_titles(session.id)
+            if not titles:
+                raise NoVideos()
+            if video_ids is not None and not set(video_ids) <= set(titles):
+                raise VideoNotFound("this session has no video with some of the given video_ids")
+            if settings.llm_provider != "offline":  # the offline answerer spends nothing
+                check_llm_budget(uow, now, settings.llm_daily_token_budget)
+            _take_slot(uow.chat, session.id, now, settings.chat_rate_limit_per_minute)
+            take_client_slot(uow, "chat", client, now, settings.client_chat_rate_limit_per_minute)
+            history = _history(uow.chat.messages(session.id, HISTORY_MESSAGES))
+        except AppError as exc:
+            refused: AppError | None = exc
+        else:
+            refused = None
+            uow.commit()
+    if refused is not None:
+        with deps.uow() as uow:
+            _renewed(uow, token_hash, now, span)
+            uow.commit()
+        raise refused
+    stages.lap("prepare_tx")
 
     history = trim_history(history, settings.history_token_budget)
     answerer = deps.get_answerer()
     standalone = _call_model(lambda: answerer.standalone_question(question, history))
+    stages.lap("condense")
     in_scope = {v: titles[v] for v in (video_ids if video_ids is not None else titles)}
     kind = whole_video_kind(standalone, len(in_scope))
     if kind is None:
-        passages = _retrieve(deps, session.id, standalone, video_ids)
+        passages = _retrieve(deps, session.id, standalone, video_ids, stages)
         if passages and not _supported(settings, standalone, passages):
             passages = []  # not in the videos: the not-found answer, and no model call
-        return PreparedQuestion(token_hash, question, history, passages, answerer)
+        stages.lap("not_found_check")
+        return PreparedQuestion(token_hash, question, history, passages, answerer, stages=stages)
     named = videos_named(standalone, in_scope)
     chosen = named if named and (kind == "summary" or len(named) >= 2) else list(in_scope)
     passages = _whole_videos(deps, session.id, chosen, answerer)
-    return PreparedQuestion(token_hash, question, history, passages, answerer, whole_videos=True)
+    stages.lap("whole_videos")
+    return PreparedQuestion(
+        token_hash, question, history, passages, answerer, whole_videos=True, stages=stages
+    )
+
+
+def _renewed(
+    uow: UnitOfWork, token_hash: bytes, now: datetime, span: SessionLifetime
+) -> ChatSession:
+    """The live session of `token_hash`, renewed inside `uow` (not committed); SessionNotFound
+    or SessionExpired as `sessions.authenticate` raises them."""
+    session = uow.sessions.renew(token_hash, now, span.idle, span.longest)
+    return session if session is not None else authenticate(uow, token_hash, now)
 
 
 def store_answer(deps: Dependencies, prepared: PreparedQuestion, raw: str) -> ChatAnswer:
     """Keep the citations of `raw` that name retrieved passages, number them in order of first
-    citation, find the moment each one cites, and store the exchange."""
+    citation, find the moment each one cites, and store the exchange, with the model tokens
+    spent since the last record (LLM_DAILY_TOKEN_BUDGET) in the same transaction; when storing
+    fails, the tokens are still recorded, on their own."""
+    stages = prepared.stages
     answer, cited = extract_citations(raw, {p.number for p in prepared.passages})
     numbers = {passage: number for number, passage in enumerate(cited, start=1)}
     answer = renumber_citations(answer, numbers)
@@ -220,17 +287,26 @@ def store_answer(deps: Dependencies, prepared: PreparedQuestion, raw: str) -> Ch
         _source(number, by_number[passage], claims.get(number, ""), prepared.question)
         for passage, number in numbers.items()
     ]
-    with deps.uow() as uow:
-        session = authenticate(uow, prepared.token_hash, deps.clock())
-        # One exchange at a time per session, so that its two rows take consecutive positions
-        # even when questions of the same session are answered at the same moment; a session
-        # ended meanwhile stores nothing.
-        if not uow.sessions.lock(session.id):
-            raise SessionNotFound()
-        message_id = uow.chat.add_exchange(
-            session.id, prepared.question, answer, [vars(s) for s in sources], deps.clock()
-        )
-        uow.commit()
+    stages.lap("citations")
+    tokens = prepared.answerer.take_tokens_used()
+    try:
+        with deps.uow() as uow:
+            session = authenticate(uow, prepared.token_hash, deps.clock())
+            # One exchange at a time per session, so that its two rows take consecutive
+            # positions even when questions of the same session are answered at the same
+            # moment; a session ended meanwhile stores nothing.
+            if not uow.sessions.lock(session.id):
+                raise SessionNotFound()
+            message_id = uow.chat.add_exchange(
+                session.id, prepared.question, answer, [vars(s) for s in sources], deps.clock()
+            )
+            add_llm_usage(uow, deps.clock(), tokens)
+            uow.commit()
+    except BaseException:
+        save_llm_usage(deps, tokens)
+        raise
+    stages.lap("store_tx")
+    stages.report(deps)
     return ChatAnswer(message_id, answer, sources, prepared.answerer.model_label)
 
 
@@ -296,6 +372,7 @@ def _retrieve(
     session_id: uuid.UUID,
     query: str,
     video_ids: Sequence[str] | None,
+    stages: Stages,
 ) -> list[Passage]:
     from services.video_rag.providers.embeddings import EmbeddingFailed
 
@@ -303,6 +380,7 @@ def _retrieve(
         embedding = deps.get_embedder().embed_query(query)
     except EmbeddingFailed as exc:
         raise UpstreamError(str(exc)) from None
+    stages.lap("embed")
     with deps.uow() as uow:
         chunks = uow.retrieval.hybrid_search(
             session_id,
@@ -312,6 +390,7 @@ def _retrieve(
             video_ids=video_ids,
             embedding_model=deps.settings.embedding_model_label,
         )
+    stages.lap("retrieve_tx")
     return [
         Passage(
             number=index,

@@ -61,11 +61,24 @@ def check_llm_budget(uow: UnitOfWork, now: datetime, budget: int) -> None:
         raise LlmBudgetExhausted(max(1, math.ceil((midnight - utc).total_seconds())))
 
 
+def add_llm_usage(uow: UnitOfWork, now: datetime, tokens: int) -> None:
+    """Add `tokens` to the tally of `now`'s UTC day inside the caller's unit of work (they count
+    once it commits): the chat stores them with the answer, in the same transaction. Nothing is
+    written for no tokens."""
+    if tokens:
+        uow.limits.add_tokens(now.astimezone(UTC).date(), tokens)
+
+
+def save_llm_usage(deps: Dependencies, tokens: int) -> None:
+    """Add `tokens` to today's tally in a short transaction of their own (when there is no
+    exchange to store them with: a question whose answer failed)."""
+    if tokens:
+        with deps.uow() as uow:
+            add_llm_usage(uow, deps.clock(), tokens)
+            uow.commit()
+
+
 def record_llm_usage(deps: Dependencies, answerer: Answerer) -> None:
     """Add the tokens `answerer` reported since the last call to today's tally. Tokens of a call
     that failed or was abandoned stay with the answerer and are added by the next question."""
-    tokens = answerer.take_tokens_used()
-    if tokens:
-        with deps.uow() as uow:
-            uow.limits.add_tokens(deps.clock().astimezone(UTC).date(), tokens)
-            uow.commit()
+    save_llm_usage(deps, answerer.take_tokens_used())
