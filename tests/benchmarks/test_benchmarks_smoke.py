@@ -76,7 +76,7 @@ def test_ingest_benchmark_runs(
     for key, received in requests.items():
         assert received == figures[key.replace("requests_", "requests_expected_")]
     assert figures["ten_videos_c4_ms"] > 0
-    assert figures["ten_videos_c10_ms"] > 0
+    assert 1 <= figures["peak_connections_c4"] <= 4  # INGEST_CONCURRENCY, measured
     out = capsys.readouterr().out
     assert "ingestion outside the fakes" in out
     assert "ratio (ten / one)" in out

@@ -56,6 +56,29 @@ class SessionRepository:
         ).first()
         return locked is not None
 
+    def keep(self, session_id: uuid.UUID) -> bool:
+        """Keep the session from being deleted until commit (a key-share lock, the one an
+        insert referencing it takes; other adds and questions do not wait for it). False when
+        the session is gone."""
+        kept = self._db.execute(
+            select(ChatSession.id)
+            .where(ChatSession.id == session_id)
+            .with_for_update(read=True, key_share=True)
+        ).first()
+        return kept is not None
+
+    def lock_for_adding(self, session_id: uuid.UUID) -> bool:
+        """Like `lock`, for adding videos after their rows were inserted under `keep`: a
+        no-key-update lock, so adds to one session (and questions) run their checks one at a
+        time, while other transactions holding `keep` on the same session go on inserting.
+        False when the session is gone."""
+        locked = self._db.execute(
+            select(ChatSession.id)
+            .where(ChatSession.id == session_id)
+            .with_for_update(key_share=True)
+        ).first()
+        return locked is not None
+
     def get_by_token_hash(self, token_hash: bytes) -> ChatSession | None:
         """The session whose token hashes to `token_hash`, expired or not."""
         return self._db.scalars(

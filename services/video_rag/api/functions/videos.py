@@ -16,7 +16,6 @@ from services.video_rag.api.schemas import (
     AddVideoResultOut,
     AddVideosRequest,
     AddVideosResponse,
-    ItemErrorOut,
     VideoOut,
     VideosResponse,
 )
@@ -36,7 +35,11 @@ def add_videos(req: func.HttpRequest) -> func.HttpResponse:
     results = service.add_requested_videos(
         deps, session_id, body.urls, uploads, body.languages, client
     )
-    return json_response(AddVideosResponse(videos=[_result(r) for r in results]))
+    return json_response(
+        AddVideosResponse(
+            videos=[AddVideoResultOut.model_validate(r, from_attributes=True) for r in results]
+        )
+    )
 
 
 def list_videos(req: func.HttpRequest) -> func.HttpResponse:
@@ -49,16 +52,6 @@ def list_videos(req: func.HttpRequest) -> func.HttpResponse:
 def remove_video(req: func.HttpRequest) -> func.HttpResponse:
     service.remove_video(get_dependencies(), token_of(req), req.route_params.get("video_id", ""))
     return no_content()
-
-
-def _result(result: service.AddResult) -> AddVideoResultOut:
-    video = dict(vars(result.video)) if result.video is not None else {}
-    for key in ("video_id", "added_at", "url"):  # a copy: VideoView is frozen
-        video.pop(key, None)
-    error = ItemErrorOut(**vars(result.error)) if result.error is not None else None
-    return AddVideoResultOut(
-        input=result.input, video_id=result.video_id, status=result.status, error=error, **video
-    )
 
 
 videos = bp.route(route="videos", auth_level=func.AuthLevel.ANONYMOUS)(
