@@ -16,9 +16,10 @@ from operator import mul
 
 import numpy as np
 import pytest
-from sqlalchemy import Text, insert, select
+from sqlalchemy import Text, create_engine, insert, select
 from sqlalchemy.orm import Session
 
+from services.video_rag.bootstrap import Dependencies
 from services.video_rag.db.models import ChatSession, Transcript, TranscriptChunk
 from services.video_rag.db.retrieval import RetrievalRepository, RetrievedChunk
 from tests.conftest import FakeClock
@@ -673,3 +674,60 @@ def test_the_shortlist_is_re_ranked_at_full_precision(db: Session, clock: FakeCl
                 session_id, query, k, embedding_model=MODEL, exact=exact
             )
             assert ids(found) == nearest_first[:k], (k, exact)
+
+
+# --- generic plans ------------------------------------------------------------------------------
+
+
+def test_prepared_generic_plans_find_what_fresh_plans_find(
+    deps: Dependencies, database_url: str, db: Session, hybrid: HybridFixture
+) -> None:
+    """The app's connections reuse one generic plan per statement (`db.engine`), which psycopg
+    prepares at the fifth run: past that point every kind of search still returns exactly what
+    a connection planning each statement anew (a plain engine) returns, for queries whose text
+    has words, none, or operators, with and without a video filter."""
+    with deps.engine.connect() as connection:
+        assert connection.exec_driver_sql("SHOW plan_cache_mode").scalar() == "force_generic_plan"
+        connection.rollback()
+        assert connection.exec_driver_sql("SHOW plan_cache_mode").scalar() == "force_generic_plan"
+    rng = random.Random(7)
+    plain = create_engine(database_url)
+    try:
+        with Session(plain) as fresh:
+            reference, app = RetrievalRepository(fresh), RetrievalRepository(db)
+            for run in range(12):
+                query = [v + rng.gauss(0, 0.3) for v in hybrid.query]
+                words = ("battery life", "", "screen or keyboard", "!!!")[run % 4]
+                videos = ["hybridVideo"] if run % 3 == 0 else None
+                for exact in (False, True):
+                    for kind in ("hybrid", "vector"):
+                        expected = _search(reference, kind, hybrid, query, words, videos, exact)
+                        assert len(expected) == 6
+                        found = _search(app, kind, hybrid, query, words, videos, exact)
+                        assert found == expected, (run, kind, exact)
+    finally:
+        plain.dispose()
+
+
+def _search(
+    repository: RetrievalRepository,
+    kind: str,
+    hybrid: HybridFixture,
+    query: list[float],
+    words: str,
+    videos: list[str] | None,
+    exact: bool,
+) -> list[RetrievedChunk]:
+    if kind == "hybrid":
+        return repository.hybrid_search(
+            hybrid.session_id,
+            query,
+            words,
+            k=6,
+            video_ids=videos,
+            embedding_model=MODEL,
+            exact=exact,
+        )
+    return repository.vector_search(
+        hybrid.session_id, query, 6, video_ids=videos, embedding_model=MODEL, exact=exact
+    )

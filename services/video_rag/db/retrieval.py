@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from pgvector.sqlalchemy import HALFVEC
+from pgvector.sqlalchemy import HALFVEC, VECTOR
 from sqlalchemy import (
     CTE,
     BigInteger,
@@ -305,8 +305,11 @@ def _scanned(filtered: bool, exact: bool, with_text: bool) -> CTE:
     if exact:
         distance = TranscriptChunk.embedding.cosine_distance(_query_embedding())
     else:
+        # Cast to vector first: a parameter bound as text (a connection without pgvector's
+        # binary dumper) would otherwise take the type halfvec everywhere in the statement, and
+        # the re-rank would compare with a half-precision query.
         distance = TranscriptChunk.embedding_half.cosine_distance(
-            _once(cast(_query_embedding(), HALFVEC()))
+            _once(cast(cast(_query_embedding(), VECTOR()), HALFVEC()))
         )
     columns: list[Any] = [TranscriptChunk.id.label("chunk_id"), distance.label("distance")]
     if with_text:
