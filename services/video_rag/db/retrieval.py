@@ -23,6 +23,14 @@ on clustered embeddings (tests/integration/test_retrieval.py, `make bench`); hal
 moves a cosine distance by about 1e-4 at most, far less than what separates rank 6 from rank 12.
 `exact=True` ranks every chunk by the full-precision vector instead (the previous path).
 
+Both sides rank from one pass over the session's chunks (a materialized CTE, `_scanned`): each
+row's half-precision distance, and `ts_rank_cd` only for the chunks that match the query text
+(a real question's words match a fifth of a session's chunks, `python -m benchmarks.retrieval`),
+so the rows are read once and neither side reads them again. Anything computed from the bound
+values alone (the query cast to half precision, the parsed tsquery) is a scalar subquery,
+evaluated once per statement: the connections reuse generic plans (`db.engine`), in which a
+cast of a parameter written inline would be evaluated for every row.
+
 The statements are built once per shape (with or without a video filter) from named bound
 parameters; each search only binds its values.
 """
