@@ -1,6 +1,18 @@
+import re
+
 import pytest
 
-from services.video_rag.settings import load_settings, normalize_database_url, setting_default
+from services.video_rag.domain.captions import MAX_CAPTIONS, MAX_TRANSCRIPT_CHARS
+from services.video_rag.settings import (
+    DATABASE_URL_SETTINGS,
+    DECLARED,
+    OPENAI_KEY_SETTINGS,
+    Settings,
+    load_settings,
+    normalize_database_url,
+    run_on_startup_from_environment,
+    setting_default,
+)
 
 
 def test_defaults_with_an_empty_environment() -> None:
@@ -310,3 +322,136 @@ def test_the_embedding_key_is_a_secret() -> None:
     assert logged["embedding_api_key"] == "set"
     assert logged["embedding_base_url"] == "http://***@h.example/v1"
     assert "emb-very-secret" not in str(logged)
+
+
+# --- the one declaration ----------------------------------------------------------------------
+
+INTEGER_SETTINGS = sorted(
+    (spec.names[0], name, spec.bounds) for name, spec in DECLARED.items() if spec.bounds
+)
+# Settings whose fallback depends on others: a base environment where every bound is valid.
+BASES = {"EMBEDDING_DIMENSIONS": {"OPENAI_API_KEY": "k"}}
+
+
+def test_every_setting_is_declared_once_with_its_names() -> None:
+    names = [name for spec in DECLARED.values() for name in spec.names]
+    assert len(names) == len(set(names)) >= 45
+    assert DECLARED["database_url"].names == DATABASE_URL_SETTINGS
+    assert DECLARED["openai_api_key"].names == OPENAI_KEY_SETTINGS
+    assert len(INTEGER_SETTINGS) >= 25
+
+
+@pytest.mark.parametrize(("setting", "field_name", "bounds"), INTEGER_SETTINGS)
+def test_each_integer_setting_takes_its_bounds_and_refuses_what_is_beyond(
+    setting: str, field_name: str, bounds: tuple[int, int]
+) -> None:
+    base = BASES.get(setting, {})
+    fallback = getattr(load_settings(base), field_name)
+    lo, hi = bounds
+    for good in (lo, hi):
+        settings = load_settings({**base, setting: f" {good} "})
+        assert getattr(settings, field_name) == good
+        assert setting not in {p.name for p in settings.problems}
+    for bad in (str(lo - 1), str(hi + 1), "12abc", "1.5"):
+        settings = load_settings({**base, setting: bad})
+        assert getattr(settings, field_name) == fallback, bad
+        (problem,) = [p for p in settings.problems if p.name == setting]
+        assert problem.message == f"must be an integer from {lo} to {hi}; using the default"
+
+
+def test_blank_is_unset_and_the_first_non_blank_name_wins() -> None:
+    settings = load_settings(
+        {"OPENAI_API_KEY": "  ", "OPENAI_KEY": "old-key", "MAX_VIDEOS_PER_REQUEST": " "}
+    )
+    assert settings.openai_api_key == "old-key"
+    assert settings.max_videos_per_request == Settings.max_videos_per_request
+    assert settings.problems == load_settings({"OPENAI_KEY": "k"}).problems
+    bad_alias = load_settings({"PG_CONNECTION_STRING": "mysql://u@h/db"})
+    assert [p.name for p in bad_alias.problems] == ["PG_CONNECTION_STRING"]
+    assert bad_alias.database_url_setting is None
+
+
+def test_flags_accept_the_usual_spellings() -> None:
+    for raw, value in [("TRUE", True), ("on", True), ("1", True), ("No", False), ("0", False)]:
+        settings = load_settings({"SESSION_CLEANUP_RUN_ON_STARTUP": raw})
+        assert settings.session_cleanup_run_on_startup is value
+        assert "SESSION_CLEANUP_RUN_ON_STARTUP" not in {p.name for p in settings.problems}
+
+
+def test_the_timer_reads_run_on_startup_from_the_same_declaration(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("SESSION_CLEANUP_RUN_ON_STARTUP", raising=False)
+    assert run_on_startup_from_environment() is False
+    monkeypatch.setenv("SESSION_CLEANUP_RUN_ON_STARTUP", " Yes ")
+    assert run_on_startup_from_environment() is True
+    monkeypatch.setenv("SESSION_CLEANUP_RUN_ON_STARTUP", "maybe")
+    assert run_on_startup_from_environment() is False
+
+
+def test_documented_defaults_come_from_the_declaration() -> None:
+    assert setting_default("SESSION_EXPIRE_MINUTES") == "15"
+    assert setting_default("SESSION_CLEANUP_RUN_ON_STARTUP") == "false"
+    assert setting_default("YOUTUBE_LANGUAGES") == "en"
+    assert setting_default("MAX_TRANSCRIPT_CHARS") == str(MAX_TRANSCRIPT_CHARS)
+    for none in ("OPENAI_API_KEY", "OPENAI_KEY", "LLM_PROVIDER", "EMBEDDING_DIMENSIONS"):
+        assert setting_default(none) is None, none
+
+
+def test_the_readme_table_and_the_template_state_the_declared_defaults() -> None:
+    """README.md's settings table and main.bicep's appSettingDefaults against the declaration:
+    every declared setting is documented, and each documented default is the declared one."""
+    from tests.unit import test_deploy_resources as deploy
+
+    documented = deploy.readme_settings()
+    template = deploy.bicep_app_setting_values()
+    declared = {spec.names[0] for spec in DECLARED.values()}
+    aliases = {alias for spec in DECLARED.values() for alias in spec.names[1:]}
+    assert declared <= set(documented), sorted(declared - set(documented))
+    assert set(documented) <= declared | aliases, sorted(set(documented) - declared - aliases)
+    problems: list[str] = []
+    for name, row in documented.items():
+        default = setting_default(name)
+        cell = re.fullmatch(r"`([^`]*)`", row.default)
+        if (cell.group(1) if cell else None) != default:
+            problems.append(f"{name}: README says {row.default}, the declaration {default!r}")
+        if name in deploy.SECRET_SETTINGS | deploy.HOST_SETTINGS:
+            continue
+        deployed = deploy.resolved_default(template[name])
+        if deployed != (default or ""):
+            problems.append(f"{name}: main.bicep sets {deployed!r}, the declaration {default!r}")
+    assert not problems, "\n".join(problems)
+
+
+def test_the_domain_limits_are_the_settings_defaults_and_follow_the_settings() -> None:
+    """MAX_TRANSCRIPT_CHARS and MAX_CAPTIONS_PER_UPLOAD: one number each, enforced by the
+    domain at the value the settings give."""
+    from services.video_rag.service.videos import UploadInput, prepare_items
+
+    defaults = load_settings({})
+    assert defaults.max_transcript_chars == MAX_TRANSCRIPT_CHARS
+    assert defaults.max_captions_per_upload == MAX_CAPTIONS
+    text = "x" * 100
+    segments = [{"text": text, "start": i} for i in range(MAX_TRANSCRIPT_CHARS // 100 + 1)]
+
+    def errors(environ: dict[str, str]) -> list[str | None]:
+        settings = load_settings(environ)
+        items = prepare_items(
+            [],
+            [UploadInput(None, None, None, "segments", segments)],
+            default_language="en",
+            max_items=settings.max_videos_per_request,
+            max_characters=settings.max_transcript_chars,
+            max_captions=settings.max_captions_per_upload,
+        )
+        return [item.error.message if item.error else None for item in items]
+
+    (refused,) = errors({})
+    assert (
+        refused == f"transcript is too large: more than {MAX_TRANSCRIPT_CHARS} characters of text"
+    )
+    assert errors({"MAX_TRANSCRIPT_CHARS": str(2 * MAX_TRANSCRIPT_CHARS)}) == [None]
+    (few,) = errors(
+        {"MAX_TRANSCRIPT_CHARS": str(2 * MAX_TRANSCRIPT_CHARS), "MAX_CAPTIONS_PER_UPLOAD": "10"}
+    )
+    assert few == "transcript has too many captions (limit 10, MAX_CAPTIONS_PER_UPLOAD)"

@@ -25,14 +25,17 @@ __all__ = [
     "parse_transcript",
 ]
 
-MAX_TRANSCRIPT_CHARS: Final = 2_000_000
-"""Largest accepted raw transcript (characters of VTT/SRT content, or of segment text)."""
+MAX_TRANSCRIPT_CHARS: Final = 1_000_000
+"""Largest accepted raw transcript by default (characters of VTT/SRT content, or of segment
+text): the default of the MAX_TRANSCRIPT_CHARS setting, which callers pass as `max_chars`."""
 
 MAX_CAPTIONS: Final = 50_000
+"""Most cues/segments accepted in one transcript by default: the default of the
+MAX_CAPTIONS_PER_UPLOAD setting, which callers pass as `max_captions`."""
+
 MAX_MEDIA_SECONDS: Final = 48 * 3600
 """No caption of an upload starts or lasts past this (a 10-hour lecture fits with room to spare);
 larger times are mistakes or attacks (1e308 made the duration infinite)."""
-"""Most cues/segments accepted in one transcript."""
 
 TRANSCRIPT_FORMATS: Final = ("vtt", "srt", "segments", "text")
 
@@ -160,7 +163,12 @@ def clean_caption_text(text: str) -> str:
 # Parsing
 
 
-def parse_transcript(fmt: str, content: object, max_captions: int = MAX_CAPTIONS) -> list[Caption]:
+def parse_transcript(
+    fmt: str,
+    content: object,
+    max_captions: int = MAX_CAPTIONS,
+    max_chars: int = MAX_TRANSCRIPT_CHARS,
+) -> list[Caption]:
     """Captions from an uploaded transcript, in document order, with cleaned text.
 
     `fmt` is ``"vtt"`` or ``"srt"`` (`content` is the file's text), ``"segments"`` (`content`
@@ -170,13 +178,14 @@ def parse_transcript(fmt: str, content: object, max_captions: int = MAX_CAPTIONS
     transcript with no text at all is an error.
 
     Raises TranscriptFormatError with a client-safe message naming the offending line or
-    segment, or saying that there are more than `max_captions` captions (or paragraphs).
+    segment, or saying that there are more than `max_captions` captions (or paragraphs) or
+    more than `max_chars` characters (of content, or of segment text).
     """
     if not isinstance(fmt, str):
         raise TranscriptFormatError("transcript format must be a string")
     normalized = fmt.strip().lower()
     if normalized == "segments":
-        return _parse_segments(content, max_captions)
+        return _parse_segments(content, max_captions, max_chars)
     if normalized not in ("vtt", "srt", "text"):
         raise TranscriptFormatError(
             f"unsupported transcript format {_quote(fmt)}; "
@@ -184,9 +193,9 @@ def parse_transcript(fmt: str, content: object, max_captions: int = MAX_CAPTIONS
         )
     if not isinstance(content, str):
         raise TranscriptFormatError(f"{normalized} content must be a string")
-    if len(content) > MAX_TRANSCRIPT_CHARS:
+    if len(content) > max_chars:
         raise TranscriptFormatError(
-            f"transcript is too large: {len(content)} characters (limit {MAX_TRANSCRIPT_CHARS})"
+            f"transcript is too large: {len(content)} characters (limit {max_chars})"
         )
     if normalized == "text":
         return _parse_plain_text(content, max_captions)
@@ -362,7 +371,7 @@ def _parse_plain_text(content: str, limit: int) -> list[Caption]:
     return captions
 
 
-def _parse_segments(content: object, limit: int) -> list[Caption]:
+def _parse_segments(content: object, limit: int, max_chars: int) -> list[Caption]:
     if not isinstance(content, Sequence) or isinstance(content, str | bytes | bytearray):
         raise TranscriptFormatError("segments content must be a list of objects")
     if len(content) > limit:
@@ -381,9 +390,9 @@ def _parse_segments(content: object, limit: int) -> list[Caption]:
         if not isinstance(raw_text, str):
             raise TranscriptFormatError(f"{where}: 'text' must be a string")
         total_chars += len(raw_text)
-        if total_chars > MAX_TRANSCRIPT_CHARS:
+        if total_chars > max_chars:
             raise TranscriptFormatError(
-                f"transcript is too large: more than {MAX_TRANSCRIPT_CHARS} characters of text"
+                f"transcript is too large: more than {max_chars} characters of text"
             )
         if "start" not in segment:
             raise TranscriptFormatError(f"{where}: missing 'start'")
