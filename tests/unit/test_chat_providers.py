@@ -402,3 +402,27 @@ def test_a_slow_server_becomes_chat_timeout() -> None:
         answerer = build_answerer(openai_settings(server), timeout_seconds=0.5)
         with pytest.raises(ChatTimeout):
             answerer.answer("q", PASSAGES[:1], [])
+
+
+def test_offline_cites_the_moment_its_quote_starts() -> None:
+    from services.video_rag.domain.moments import best_excerpt, claims_by_marker
+
+    captions = [
+        (100.0, "So battery life."),
+        (106.0, "The screen is fine. It lasts"),
+        (110.0, "about nine hours of video playback,"),
+        (118.0, "and the keyboard is extra."),
+    ]
+    text, moments = "", []
+    for seconds, caption in captions:
+        moments.append([len(text), seconds])
+        text += caption + " "
+    passage = Passage(1, SURFACE, "Surface Go Review", 100.0, 125.0, text, moments)
+    answer = OfflineExtractiveAnswerer().answer("How long is video playback?", [passage], [])
+    # The caption that answers starts at 110 s, its sentence 4 s before: quoted from there.
+    assert answer == (
+        'From "Surface Go Review" at 1:46: "It lasts about nine hours of video playback, and '
+        'the keyboard is extra." [1]'
+    )
+    claim = claims_by_marker(answer)[1]
+    assert best_excerpt(passage.text, passage.moments, claim).at_seconds == 106.0

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from hypothesis import given
 from hypothesis import strategies as st
 
 from services.video_rag.domain.captions import Caption
 from services.video_rag.domain.chunking import chunk_captions
 from services.video_rag.domain.moments import (
+    Moment,
     best_excerpt,
     claims_by_marker,
+    locate_quote,
+    quote_span,
+    rank_moments,
     seconds_at,
     sentences,
 )
+from services.video_rag.domain.prompts import Passage
 
 CAPTIONS = [
     Caption(text="Welcome back to the review.", start=84.0, duration=4.0),
@@ -87,3 +94,108 @@ def test_claims_by_marker_take_the_sentence_of_the_first_citation() -> None:
 def test_sentences_keep_offsets() -> None:
     text = "  One. Two!  Three"
     assert [(o, s) for o, s in sentences(text)] == [(2, "One."), (7, "Two!"), (13, "Three")]
+
+
+def test_a_decimal_point_does_not_end_a_sentence() -> None:
+    text = "They use Bluetooth 5.3 and support multipoint. It weighs 2.3 kg. Done."
+    assert [s for _, s in sentences(text)] == [
+        "They use Bluetooth 5.3 and support multipoint.",
+        "It weighs 2.3 kg.",
+        "Done.",
+    ]
+    assert [s for _, s in sentences("Version 2. 3 more to go")] == ["Version 2.", "3 more to go"]
+
+
+def test_a_quoted_claim_is_the_whole_quote_not_its_last_sentence() -> None:
+    answer = (
+        'From "Review" at 1:24: "The battery is big. It lasts nine hours." [1]\n'
+        "The keyboard costs extra [2]."
+    )
+    assert claims_by_marker(answer) == {
+        1: "The battery is big. It lasts nine hours.",
+        2: "The keyboard costs extra .",
+    }
+    curly = "He said “charging takes two hours” [3] and more [3]."
+    assert claims_by_marker(curly)[3] == "charging takes two hours"
+
+
+def test_a_quoted_claim_is_located_in_the_passage() -> None:
+    text = (
+        "Welcome back. The battery is big. It lasts nine hours of video. "
+        "The keyboard is sold separately."
+    )
+    moments = [(0, 10.0), (14, 20.0), (34, 30.0), (64, 40.0)]
+    # Its last sentence alone would point at 30 s: the quote starts at 20 s.
+    excerpt = best_excerpt(text, moments, "The battery is big. It lasts nine hours of video.")
+    assert excerpt.at_seconds == 20.0
+    assert excerpt.text == "The battery is big. It lasts nine hours of video."
+    # Cut with ellipses, other spacing and case: the longest piece is found.
+    shortened = best_excerpt(text, moments, "…it LASTS nine   hours…")
+    assert shortened.at_seconds == 30.0
+    assert locate_quote(text, "nine hours") is None  # too short to trust
+    assert locate_quote(text, "lasts ten hours of video") is None
+    assert locate_quote("a [Music] b c d", "a b c") == (0, 13)
+
+
+def _passage(number: int, video: str, title: str, captions: list[tuple[float, str]]) -> Passage:
+    text, moments = "", []
+    for seconds, caption in captions:
+        moments.append([len(text), seconds])
+        text += caption + " "
+    return Passage(number, video, title, captions[0][0], captions[-1][0] + 5, text, moments)
+
+
+BREAD = _passage(
+    1,
+    "bread",
+    "Sourdough Bread",
+    [
+        (10.0, "Mix the flour and the water."),
+        (15.0, "Then let the dough rest in the fridge overnight,"),
+        (20.0, "about twelve hours."),
+        (25.0, "The sourdough bread is great."),
+    ],
+)
+
+
+def test_rank_moments_weighs_rare_words_and_ignores_the_title() -> None:
+    ranked = rank_moments("How long does the sourdough dough rest?", [BREAD])
+    assert ranked[0].text.startswith("Then let the dough rest")
+    assert ranked[0].matched > 0
+    assert [m.start for m in ranked] != [m.start for m in sorted(ranked, key=lambda m: m.start)]
+
+
+def test_rank_moments_soft_matches_similar_words() -> None:
+    def similarity(left: Sequence[str], right: Sequence[str]) -> list[list[float]]:
+        pairs = {("refrigerator", "fridge"): 0.8}
+        return [[pairs.get((a, b), 0.0) for b in right] for a in left]
+
+    question = "How long in the refrigerator?"
+    assert rank_moments(question, [BREAD])[0].matched == 0.0
+    best = rank_moments(question, [BREAD], words_similarity=similarity)[0]
+    assert "fridge" in best.text
+
+
+def test_rank_moments_takes_a_follow_up_context_and_named_videos() -> None:
+    other = _passage(2, "laptop", "Aerolite Laptop", [(5.0, "The water resistance is fine.")])
+    ranked = rank_moments("And the water?", [other, BREAD], "What about the flour?")
+    assert ranked[0].passage.video_id == "bread"  # flour and water, over water alone
+    named = rank_moments("Is the Aerolite waterproof?", [BREAD, other])
+    assert {m.passage.video_id for m in named if m.named} == {"laptop"}
+
+
+def test_quote_span_starts_with_a_recent_sentence_and_ends_with_it() -> None:
+    ranked = rank_moments("twelve hours", [BREAD])
+    moment = ranked[0]
+    assert moment.text.startswith("about twelve hours")
+    start, end = quote_span(moment)
+    assert (
+        BREAD.text[start:end]
+        == "Then let the dough rest in the fridge overnight, about twelve hours."
+    )
+    long_ago = Moment(BREAD, moment.start, moment.end, 1.0)
+    far = Passage(1, "bread", None, 0, 30, BREAD.text, [[0, 0.0], [29, 1.0], [78, 20.0]])
+    assert (
+        quote_span(Moment(far, 78, len(far.text), 1.0))[0] == 78
+    )  # its sentence began 19 s before
+    assert quote_span(long_ago, max_chars=30)[0] == moment.start

@@ -305,3 +305,25 @@ def test_full_text_query_matches_any_content_word() -> None:
         "long or battery or last"
     )
     assert full_text_query("?? and the") == ""
+
+
+def test_stem_drops_a_doubled_consonant_before_ing_and_ed() -> None:
+    from services.video_rag.domain.prompts import stem
+
+    assert stem("cutting") == stem("cut") == "cut"
+    assert stem("stopped") == stem("stop")
+    assert stem("added") == stem("add")  # d, f, l, s, z are doubled in the word itself
+    assert stem("stuffed") == stem("stuff")
+    assert stem("filled") == stem("fill")
+
+
+def test_follow_up_context_is_the_previous_question_words() -> None:
+    from services.video_rag.domain.prompts import HistoryMessage, follow_up_context
+
+    history = [
+        HistoryMessage("user", "How much flour goes into the sourdough?"),
+        HistoryMessage("assistant", "500 grams [1]."),
+    ]
+    assert follow_up_context("What about the salt?", history) == "flour goes sourdough"
+    assert follow_up_context("How long does the dough rest overnight?", history) == ""
+    assert follow_up_context("What about the sourdough flour?", history) == "goes"

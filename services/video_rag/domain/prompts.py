@@ -27,6 +27,7 @@ __all__ = [
     "Passage",
     "content_words",
     "estimate_tokens",
+    "follow_up_context",
     "format_passages",
     "format_timestamp",
     "looks_like_follow_up",
@@ -266,7 +267,8 @@ def content_words(text: str) -> list[str]:
 
 
 def stem(word: str) -> str:
-    """A crude English stem: plural and -ing/-ed endings off, so "batteries" meets "battery"."""
+    """A crude English stem: plural and -ing/-ed endings off (with a doubled consonant before
+    them), so "batteries" meets "battery" and "cutting" meets "cut"."""
     if len(word) > 4 and word.endswith("ies"):
         return word[:-3] + "y"
     if len(word) > 4 and word.endswith(("sses", "xes", "zes", "ches", "shes")):
@@ -276,6 +278,8 @@ def stem(word: str) -> str:
     for suffix in ("ing", "ed"):
         if len(word) - len(suffix) >= 3 and word.endswith(suffix):
             word = word[: -len(suffix)]
+            if word[-1] == word[-2] and word[-1] not in "aeiouldfsz":  # "cutting" -> "cut"
+                word = word[:-1]
             break
     if len(word) > 3 and word.endswith("e"):
         word = word[:-1]
@@ -311,6 +315,24 @@ def looks_like_follow_up(question: str) -> bool:
     )
 
 
+def follow_up_context(question: str, history: Sequence[HistoryMessage]) -> str:
+    """What a follow-up leans on, without a language model (an English-only heuristic): for a
+    question that `looks_like_follow_up`, the content words of the most recent user message that
+    has any, less those already in the question, space-separated; "" for anything else (and
+    when the question already holds that message's words)."""
+    question = question.strip()
+    if not looks_like_follow_up(question):
+        return ""
+    already = set(content_words(question))
+    for message in reversed(history):
+        if message.role != "user":
+            continue
+        words = content_words(message.content)
+        if words:
+            return " ".join(dict.fromkeys(word for word in words if word not in already))
+    return ""
+
+
 def offline_standalone_question(question: str, history: Sequence[HistoryMessage]) -> str:
     """Make a follow-up self-contained without a language model (an English-only heuristic).
 
@@ -318,21 +340,8 @@ def offline_standalone_question(question: str, history: Sequence[HistoryMessage]
     "and", "but", "so", "or", "also", "what about" or "how about", or contains a pronoun or word
     like "it", "that", "they", "his", "more", "else". A follow-up gets the content words of the
     most recent user message that has any (those not already in the question) prepended, as
-    ``"<words>: <question>"``; anything else is returned unchanged.
+    ``"<words>: <question>"`` (`follow_up_context`); anything else is returned unchanged.
     """
     question = question.strip()
-    if not looks_like_follow_up(question):
-        return question
-    already = set(content_words(question))
-    for message in reversed(history):
-        if message.role != "user":
-            continue
-        context: list[str] = []
-        for word in content_words(message.content):
-            if word not in already and word not in context:
-                context.append(word)
-        if context:
-            return f"{' '.join(context)}: {question}"
-        if content_words(message.content):
-            return question  # the previous question's topic is already in this one
-    return question
+    context = follow_up_context(question, history)
+    return f"{context}: {question}" if context else question

@@ -16,7 +16,15 @@ import threading
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final, Literal, Protocol
 
-from services.video_rag.domain.moments import best_excerpt
+from services.video_rag.domain.moments import (
+    Moment,
+    TextSimilarity,
+    WordSimilarity,
+    quote_span,
+    rank_moments,
+    seconds_at,
+    sentences,
+)
 from services.video_rag.domain.prompts import (
     CONDENSE_INSTRUCTIONS,
     NO_ANSWER,
@@ -25,11 +33,12 @@ from services.video_rag.domain.prompts import (
     WHOLE_VIDEO_INSTRUCTIONS,
     HistoryMessage,
     Passage,
+    content_words,
+    follow_up_context,
     format_passages,
     format_timestamp,
     looks_like_follow_up,
     offline_standalone_question,
-    terms,
 )
 from services.video_rag.domain.whole_video import outline
 
@@ -370,38 +379,49 @@ def _provider_error(exc: Exception, step: str) -> ChatFailed | ChatTimeout:
 
 
 _WORD_PIECES: Final = re.compile(r"\s*\S+")
-_SENTENCE_BREAK: Final = re.compile(r"(?<=[.!?…])[\"'”’)]*\s+")
 _ANNOTATION: Final = re.compile(r"\[[^\]]*\]|【[^】]*】|[♪♫]")
-_MAX_QUOTE_CHARS: Final = 240
-_WORDS_BEFORE_MATCH: Final = 12
+_OFFLINE_WIDTH: Final = 256
+# A second quote when it holds at least this share of what the first one matches.
+_RUNNER_UP_SHARE: Final = 0.5
 
 
-def _shorten(sentence: str, wanted: set[str]) -> str:
-    """`sentence`, or a window of it around its first matching word when it is too long."""
-    if len(sentence) <= _MAX_QUOTE_CHARS:
-        return sentence
-    words = sentence.split()
-    first = next((i for i, w in enumerate(words) if terms(w) & wanted), 0)
-    start = max(0, first - _WORDS_BEFORE_MATCH)
-    end = start
-    while end < len(words) and len(" ".join(words[start : end + 1])) <= _MAX_QUOTE_CHARS:
-        end += 1
-    end = max(end, start + 1)
-    quote = " ".join(words[start:end])
-    return ("…" if start > 0 else "") + quote + ("…" if end < len(words) else "")
+def _offline_similarities() -> tuple[WordSimilarity | None, TextSimilarity | None]:
+    """Word and text similarities from the offline embedding model's vectors; none when its
+    package is missing (then only words of the same stem match)."""
+    from services.video_rag.providers.embeddings import load_offline_model
+
+    try:
+        model = load_offline_model()
+    except RuntimeError:
+        return None, None
+    import numpy as np
+
+    def words_similarity(left: Sequence[str], right: Sequence[str]) -> Any:
+        vectors = np.asarray(model.embed([*left, *right], _OFFLINE_WIDTH))
+        return vectors[: len(left)] @ vectors[len(left) :].T
+
+    def text_similarity(text: str, others: Sequence[str]) -> Any:
+        vectors = np.asarray(model.embed([text, *others], _OFFLINE_WIDTH))
+        return vectors[1:] @ vectors[0]
+
+    return words_similarity, text_similarity
 
 
 class OfflineExtractiveAnswerer:
-    """Answers without a model by quoting the passages that best match the question.
+    """Answers without a model by quoting the captions that best answer the question.
 
-    Passages are ranked by how many of the question's content words (stop words dropped, crudely
-    stemmed) their text shares, then by matches in the video title, then by number; the best
-    passage, and the runner-up if it matches more than half as well, are quoted: the sentence
-    with the most matching words, with the video, start time and citation marker::
+    Every caption of the passages is scored by `domain.moments.rank_moments` (the question's
+    words it holds, weighted by rarity, with similar words matching through the offline model's
+    vectors; a follow-up's previous question counts half). The best caption is quoted with its
+    sentence, the video, the moment and the citation marker; so is the best caption of another
+    passage (preferably of another video, for comparisons) when it matches at least half as
+    much of the question::
 
         From "Surface Go Review" at 1:24: "The battery lasts about nine hours." [1]
 
-    NO_ANSWER when no passage text shares a content word with the question. Deterministic.
+    A question that names videos by their titles' words is answered from those videos only.
+    NO_ANSWER when no caption shares a word (or a similar one) with the question, nor belongs to
+    a video it names. Deterministic.
     """
 
     model_label: str = "offline-extractive"
@@ -422,33 +442,41 @@ class OfflineExtractiveAnswerer:
         history: Sequence[HistoryMessage],
         whole_videos: bool = False,
     ) -> str:
-        """Quote the best one or two passages with their markers, or NO_ANSWER. About whole
+        """Quote the best one or two captions with their markers, or NO_ANSWER. About whole
         videos: an extractive outline of each (`whole_video.outline`)."""
         if whole_videos:
             return outline(passages) or NO_ANSWER
-        wanted = terms(question)
-        if not wanted:
+        words, meaning = _offline_similarities()
+        leans_on = follow_up_context(question, history)
+        previous = [
+            m.content for m in history if leans_on and m.role == "user" and content_words(m.content)
+        ]
+        ranked = rank_moments(
+            question,
+            passages,
+            previous[-1] if previous else "",
+            words_similarity=words,
+            text_similarity=meaning,
+        )
+        if any(moment.named for moment in ranked):  # the question names its video(s)
+            ranked = [moment for moment in ranked if moment.named]
+        matched = [moment for moment in ranked if moment.matched > 0] or [
+            moment for moment in ranked[:1] if moment.named
+        ]
+        if not matched:
             return NO_ANSWER
-        ranked: list[tuple[int, int, Passage]] = []
-        for passage in passages:
-            in_text = len(wanted & terms(passage.text))
-            if in_text:
-                score = in_text + len(wanted & terms(passage.title or ""))
-                ranked.append((score, in_text, passage))
-        if not ranked:
-            return NO_ANSWER
-        ranked.sort(key=lambda item: (-item[0], -item[1], item[2].number))
-        best_score = ranked[0][0]
-        lines: list[str] = []
-        quoted: set[str] = set()
-        for score, _, passage in ranked[:2]:
-            if lines and score * 2 <= best_score:
-                break
-            quote = self._best_sentence(passage.text, wanted)
-            if quote and quote not in quoted:
-                quoted.add(quote)
-                lines.append(self._cite(passage, quote))
-        return "\n".join(lines) or NO_ANSWER
+        best = matched[0]
+        chosen = [best]
+        others = [
+            m
+            for m in matched[1:]
+            if m.passage.number != best.passage.number
+            and m.matched >= _RUNNER_UP_SHARE * best.matched
+            and not (m.passage.video_id == best.passage.video_id and m.text == best.text)
+        ]
+        elsewhere = [m for m in others if m.passage.video_id != best.passage.video_id]
+        chosen += (elsewhere or others)[:1]
+        return "\n".join(self._cite(moment) for moment in chosen)
 
     async def astream_answer(
         self,
@@ -469,21 +497,22 @@ class OfflineExtractiveAnswerer:
         return outline(passages)
 
     @staticmethod
-    def _best_sentence(text: str, wanted: set[str]) -> str:
-        best, best_matches = "", 0
-        for raw in _SENTENCE_BREAK.split(text):
-            sentence = " ".join(_ANNOTATION.sub(" ", raw).split())
-            matches = len(wanted & terms(sentence))
-            if matches > best_matches:
-                best, best_matches = sentence, matches
-        return _shorten(best, wanted) if best else ""
-
-    @staticmethod
-    def _cite(passage: Passage, quote: str) -> str:
+    def _cite(moment: Moment) -> str:
+        """``From "<title>" at <m:ss>: "<quote>" [n]``: the caption's sentence (`quote_span`),
+        annotations such as ``[Music]`` left out, with an ellipsis where it is cut."""
+        passage = moment.passage
+        text = passage.text
+        start, end = quote_span(moment)
+        quote = " ".join(_ANNOTATION.sub(" ", text[start:end]).split()).replace('"', "'")
+        bounds = [(o, o + len(s)) for o, s in sentences(text)]
+        if not any(o == start for o, _ in bounds):
+            quote = "…" + quote
+        if not any(e == end for _, e in bounds):
+            quote += "…"
         video = f'"{passage.title}"' if passage.title else f"video {passage.video_id}"
-        if not passage.timed:
+        at = seconds_at(passage.moments, start) if passage.timed else None
+        if at is None and not passage.timed:
             return f'From {video}: "{quote}" [{passage.number}]'
-        at = best_excerpt(passage.text, passage.moments, quote).at_seconds
         when = format_timestamp(passage.start_seconds if at is None else at)
         return f'From {video} at {when}: "{quote}" [{passage.number}]'
 
