@@ -471,6 +471,7 @@ def measure(layout: Layout, queries: int, recall_sample: int, baseline: bool) ->
         figures["load_seconds"] = time.perf_counter() - began
         timings: dict[str, list[float]] = {name: [] for name in TIMED}
         server_cpu: dict[str, list[float]] = {name: [] for name in TIMED}
+        client_cpu: dict[str, list[float]] = {name: [] for name in TIMED}
         vector_top: list[set[int]] = []
         recalls: dict[bool, list[float]] = {False: [], True: []}
         with Session(deps.engine) as db:
@@ -493,9 +494,11 @@ def measure(layout: Layout, queries: int, recall_sample: int, baseline: bool) ->
 
             def timed(name: str, search: Any, *args: Any, **kwargs: Any) -> list[RetrievedChunk]:
                 cpu = server_cpu_ns(backend)
+                own = time.thread_time()
                 start = time.perf_counter()
                 found: list[RetrievedChunk] = search(*args, embedding_model=MODEL, **kwargs)
                 timings[name].append((time.perf_counter() - start) * 1000)
+                client_cpu[name].append((time.thread_time() - own) * 1000)
                 if cpu is not None and (after := server_cpu_ns(backend)) is not None:
                     server_cpu[name].append((after - cpu) / 1e6)
                 assert len(found) == K, found
@@ -526,7 +529,7 @@ def measure(layout: Layout, queries: int, recall_sample: int, baseline: bool) ->
                         if not exact and not warm_up:
                             vector_top.append({chunk.chunk_id for chunk in found})
                 if warm_up:
-                    for values in (*timings.values(), *server_cpu.values()):
+                    for values in (*timings.values(), *server_cpu.values(), *client_cpu.values()):
                         values.clear()
             for _ in range(min(recall_sample, queries)):
                 session = rng.randrange(layout.sessions)
@@ -537,6 +540,7 @@ def measure(layout: Layout, queries: int, recall_sample: int, baseline: bool) ->
         deps.close()
         figures.update({f"{name}_ms": values for name, values in timings.items()})
         figures.update({f"{name}_cpu_ms": values for name, values in server_cpu.items()})
+        figures.update({f"{name}_client_ms": values for name, values in client_cpu.items()})
         for exact, key in ((False, "recall"), (True, "recall_exact")):
             values = recalls[exact]
             figures[key] = sum(values) / len(values) if values else math.nan
@@ -576,6 +580,11 @@ def _report(layout: Layout, figures: dict[str, Any]) -> dict[str, float]:
         f"  full-text matches per question: median {median(shares):.0%}, p90 "
         f"{percentile(shares, 0.9):.0%} of the session's chunks (Zipf text; see VOCABULARY_SIZE)"
     )
+    client = figures["hybrid_client_ms"]
+    print(
+        f"  client CPU per hybrid search (SQLAlchemy, psycopg, this process): median "
+        f"{median(client):.2f} / p95 {percentile(client, 0.95):.2f} ms"
+    )
     cpu = {name: figures[f"{name}_cpu_ms"] for name in TIMED}
     if all(cpu.values()):
         print(
@@ -596,6 +605,7 @@ def _report(layout: Layout, figures: dict[str, Any]) -> dict[str, float]:
         "recall": figures["recall"],
         "recall_exact": figures["recall_exact"],
         "text_match_share": median(shares),
+        "hybrid_client_cpu_ms": median(client),
     }
     if all(cpu.values()):
         result.update(
