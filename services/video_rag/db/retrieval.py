@@ -381,7 +381,10 @@ def _reciprocal_rank(rank: ColumnElement[Any]) -> ColumnElement[Any]:
 
 def _with_chunk_details(ranked: CTE) -> Select[Any]:
     """The top `k` of `ranked` (chunk_id, vector_rank, text_rank, score) as `RetrievedChunk`
-    columns: by score, then vector rank (absent last), then chunk id."""
+    columns: by score, then vector rank (absent last), then chunk id. The `k` are chosen before
+    their details are read, so only those `k` rows' text and transcript are fetched."""
+    order = (ranked.c.score.desc(), ranked.c.vector_rank.asc().nulls_last(), ranked.c.chunk_id)
+    top = select(ranked).order_by(*order).limit(bindparam("k", type_=Integer)).subquery("top")
     return (
         select(
             TranscriptChunk.id,
@@ -390,21 +393,16 @@ def _with_chunk_details(ranked: CTE) -> Select[Any]:
             TranscriptChunk.start_seconds,
             TranscriptChunk.end_seconds,
             TranscriptChunk.text,
-            ranked.c.vector_rank,
-            ranked.c.text_rank,
-            ranked.c.score,
+            top.c.vector_rank,
+            top.c.text_rank,
+            top.c.score,
             TranscriptChunk.moments,
             Transcript.link_url,
             Transcript.timed,
         )
-        .select_from(ranked)
-        .join(TranscriptChunk, TranscriptChunk.id == ranked.c.chunk_id)
+        .select_from(top)
+        .join(TranscriptChunk, TranscriptChunk.id == top.c.chunk_id)
         .join(Transcript, Transcript.id == TranscriptChunk.transcript_id)
         .join(Video, Video.id == Transcript.video_id)
-        .order_by(
-            ranked.c.score.desc(),
-            ranked.c.vector_rank.asc().nulls_last(),
-            ranked.c.chunk_id,
-        )
-        .limit(bindparam("k", type_=Integer))
+        .order_by(top.c.score.desc(), top.c.vector_rank.asc().nulls_last(), top.c.chunk_id)
     )
