@@ -1,4 +1,4 @@
-"""Generate the request collections in request-collections/ from the API's operation table.
+"""Generate the request collections in request-collections/ from the API's route declarations.
 
     python -m tools.generate_requests           write both files
     python -m tools.generate_requests --check   exit 1 if a file on disk differs from what would
@@ -8,9 +8,8 @@
 `request-collections/video-rag.postman_collection.json` a Postman collection (v2.1). Both walk
 through a session from start to end (uploading a transcript before asking, so that every question
 is answered), then the legacy routes, and end every session they created. Methods, paths, whether
-a request sends `X-Session-Id`, and the example bodies all come from
-`services.video_rag.api.openapi.OPERATIONS`, so the collections cannot drift from the OpenAPI
-document.
+a request sends `X-Session-Id`, and the example bodies all come from the routes' declarations
+(`services.video_rag.api.functions.openapi.ROUTES`), as the OpenAPI document does.
 
 Every Postman request has test scripts (`pm.test` / `pm.expect`): its status, `X-Request-Id`,
 the shape of its body (the required fields and their JSON types, derived from the response schema
@@ -32,6 +31,7 @@ from pathlib import Path
 from typing import Any, Final
 from urllib.parse import urlencode
 
+from services.video_rag.api.functions.openapi import ROUTES, openapi_document
 from services.video_rag.api.http import REQUEST_ID_HEADER, SESSION_HEADER
 from services.video_rag.api.openapi import (
     API_TITLE,
@@ -39,10 +39,9 @@ from services.video_rag.api.openapi import (
     EXAMPLE_UPLOADED_VIDEO_ID,
     EXAMPLE_VIDEO_ID,
     LOCAL_SERVER,
-    OPERATIONS_BY_ID,
-    Operation,
-    build_openapi,
+    operations,
 )
+from services.video_rag.api.routes import Operation
 
 ROOT: Final = Path(__file__).resolve().parents[1]
 HTTP_FILE: Final = Path("request-collections/video-rag.http")
@@ -54,6 +53,9 @@ JSON_MEDIA: Final = "application/json"
 UNKNOWN_VIDEO_ID: Final = "zzzzzzzzzzz"
 """A video id no session of the walk-through has (for the expected 404)."""
 URL_EXAMPLE: Final = f"https://www.youtube.com/watch?v={EXAMPLE_VIDEO_ID}"
+
+OPERATIONS_BY_ID: Final = {op.operation_id: (route.path, op) for route, op in operations(ROUTES)}
+"""operationId -> (path, operation)."""
 
 
 @dataclass(frozen=True)
@@ -384,12 +386,12 @@ class Request:
 def resolve(step: Step, session_value: str) -> Request:
     """The concrete request of `step`; `session_value` is the variable reference that stands for
     the session id in this format (e.g. `{{session_id}}`)."""
-    operation = OPERATIONS_BY_ID[step.operation_id]
-    path = operation.path
+    template, operation = OPERATIONS_BY_ID[step.operation_id]
+    path = template
     for name in operation.path_parameters:
         path = path.replace("{" + name + "}", step.path_values[name])
     if "{" in path:
-        raise ValueError(f"{step.operation_id}: no value for a parameter of {operation.path}")
+        raise ValueError(f"{step.operation_id}: no value for a parameter of {template}")
     headers: dict[str, str] = {}
     if operation.session == "required":
         headers[SESSION_HEADER] = session_value
@@ -398,7 +400,7 @@ def resolve(step: Step, session_value: str) -> Request:
         headers["Content-Type"] = JSON_MEDIA
     query = {key: session_value if value == SESSION else value for key, value in step.query.items()}
     status = step.status if step.status is not None else operation.replies[0].status
-    documented = build_openapi()["paths"][operation.path][operation.method.lower()]["responses"]
+    documented = openapi_document()["paths"][template][operation.method.lower()]["responses"]
     if str(status) not in documented:
         raise ValueError(f"{step.title}: {operation.operation_id} does not document {status}")
     return Request(
@@ -618,11 +620,9 @@ def _test_event(step: Step, request: Request, *, capture: str | None) -> dict[st
 def _response_schema(operation_id: str, status: int) -> tuple[dict[str, Any], str | None]:
     """The schema and media type the document declares for `status` of the operation (media
     None: no body); JSON preferred when a status has several."""
-    operation = OPERATIONS_BY_ID[operation_id]
-    doc = build_openapi()
-    response = _resolve(doc["paths"][operation.path][operation.method.lower()]["responses"])[
-        str(status)
-    ]
+    path, operation = OPERATIONS_BY_ID[operation_id]
+    doc = openapi_document()
+    response = _resolve(doc["paths"][path][operation.method.lower()]["responses"])[str(status)]
     content = _resolve(response).get("content")
     if not content:
         return {}, None
@@ -632,7 +632,7 @@ def _response_schema(operation_id: str, status: int) -> tuple[dict[str, Any], st
 
 def _resolve(node: Any) -> Any:
     """`node`, or what its `#/...` reference points to in the OpenAPI document."""
-    doc = build_openapi()
+    doc = openapi_document()
     while isinstance(node, dict) and "$ref" in node:
         target: Any = doc
         for part in node["$ref"][2:].split("/"):

@@ -20,6 +20,8 @@ from typing import Any, Final
 
 import yaml
 
+from services.video_rag.domain.youtube_urls import VIDEO_ID_PATTERN
+
 __all__ = [
     "ANSWERABLE_KINDS",
     "DATA_DIR",
@@ -42,7 +44,6 @@ QUESTIONS_FILE: Final = DATA_DIR / "questions.yaml"
 KINDS: Final = ("factual", "paraphrase", "not_answerable", "whole_video", "comparison", "follow_up")
 ANSWERABLE_KINDS: Final = tuple(kind for kind in KINDS if kind != "not_answerable")
 
-VIDEO_ID: Final = re.compile(r"[A-Za-z0-9_-]{11}")
 # A labelled moment must be the start of a caption to within this (timings have milliseconds).
 _SAME_MOMENT_SECONDS: Final = 0.0005
 _TIMING: Final = re.compile(r"^\s*(\S+)\s+-->\s+(\S+)")
@@ -266,7 +267,7 @@ def problems(eval_set: EvalSet) -> list[str]:
     video_ids = [t.video_id for t in eval_set.transcripts]
     found += [f"video id {v!r} appears twice" for v in _repeated(video_ids)]
     for transcript in eval_set.transcripts:
-        if not VIDEO_ID.fullmatch(transcript.video_id):
+        if not VIDEO_ID_PATTERN.fullmatch(transcript.video_id):
             found.append(f"video id {transcript.video_id!r} is not 11 characters of [A-Za-z0-9_-]")
         if not transcript.cues:
             found.append(f"{transcript.path.name} has no captions")

@@ -23,12 +23,12 @@ from urllib.parse import parse_qs, unquote
 import httpx
 from sqlalchemy.engine import make_url
 
+from services.video_rag.api.http import REQUEST_ID_HEADER, REQUEST_ID_PATTERN
 from tests.conftest import PROJECT_ROOT
 
 API_MD = PROJECT_ROOT / "docs" / "API.md"
 SESSION_HEADER = "X-Session-Id"
-REQUEST_ID_HEADER = "X-Request-Id"
-REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+REQUEST_ID = re.compile(REQUEST_ID_PATTERN)
 JSON_CONTENT_TYPE = "application/json; charset=utf-8"
 
 SEED_VIDEO_ID = "abcdefghijk"

@@ -53,8 +53,9 @@ from schemathesis.core.failures import AcceptedNegativeData
 from schemathesis.core.parameters import ParameterLocation
 from schemathesis.openapi.checks import RejectedPositiveData
 
+from services.video_rag.api.functions.openapi import openapi_document
 from services.video_rag.api.http import STATUS_BY_CODE
-from services.video_rag.api.openapi import SECURITY_SCHEME, build_openapi
+from services.video_rag.api.openapi import SECURITY_SCHEME
 from tests.http.conftest import clean_environment, running_host
 from tests.http.fuzz_support import (
     DOCUMENTED_CODES,
@@ -82,7 +83,7 @@ EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "25"))
 _SEED = os.environ.get("FUZZ_SEED", "20261121")
 SEED = None if _SEED == "random" else int(_SEED)
 
-DOCUMENT = build_openapi()
+DOCUMENT = openapi_document()
 """What the host serves at GET /api/openapi.json (test_served_document_is_the_fuzzed_one checks
 it): loaded at import so that each operation is a test of its own."""
 
@@ -97,7 +98,7 @@ CONFIG = schemathesis.Config.from_dict(
         "request-timeout": 60,
     }
 )
-# A copy: schemathesis edits the dict it loads, and build_openapi() returns the shared, cached one.
+# A copy: schemathesis edits the dict it loads; openapi_document() returns the shared, cached one.
 schema = schemathesis.openapi.from_dict(copy.deepcopy(DOCUMENT), config=CONFIG)
 
 

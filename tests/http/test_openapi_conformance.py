@@ -17,12 +17,12 @@ from jsonschema import Draft202012Validator
 from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 
-from services.video_rag.api.openapi import build_openapi
+from services.video_rag.api.functions.openapi import openapi_document
 from tests.support.sse import deltas_and_done, events_of
 
 pytestmark = [pytest.mark.db]
 
-DOC = build_openapi()
+DOC = openapi_document()
 DOC_URI = "https://video-rag.invalid/openapi.json"
 REGISTRY: Registry[Any] = Registry().with_resource(DOC_URI, DRAFT202012.create_resource(DOC))
 JSON = "application/json"

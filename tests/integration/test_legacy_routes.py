@@ -20,7 +20,7 @@ from services.video_rag.providers.chat import ChatFailed, ChatTimeout
 from services.video_rag.providers.youtube import FetchedTranscript
 from tests.conftest import PROJECT_ROOT, FakeClock
 from tests.fakes import FakeTranscriptSource
-from tests.helpers import body_of, call_endpoint, invoke
+from tests.helpers import body_of, call_endpoint, http_functions_by_route, invoke
 
 pytestmark = [pytest.mark.db, pytest.mark.usefixtures("deps")]
 
@@ -110,7 +110,7 @@ def call(
         route_params={},
         body=json.dumps(json_body).encode() if json_body is not None else body,
     )
-    return call_endpoint(legacy.ENDPOINTS[route], request)
+    return call_endpoint(http_functions_by_route()[route].get_user_function(), request)
 
 
 def ok(response: func.HttpResponse, status: int = 200) -> Any:

@@ -1,5 +1,5 @@
-"""The OpenAPI document: a valid OpenAPI 3.1 shape, valid JSON Schemas, in step with the functions
-the app registers, and with the generated request collections."""
+"""The OpenAPI document: a valid OpenAPI 3.1 shape, valid JSON Schemas, built from the same route
+declarations as the functions the app registers and the generated request collections."""
 
 from __future__ import annotations
 
@@ -19,13 +19,10 @@ from jsonschema import Draft202012Validator
 from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 
+from services.video_rag.api.functions.openapi import OPENAPI, ROUTES, openapi_document
 from services.video_rag.api.http import REQUEST_ID_HEADER, SESSION_HEADER, STATUS_BY_CODE
-from services.video_rag.api.openapi import (
-    API_VERSION,
-    OPERATIONS,
-    SECURITY_SCHEME,
-    build_openapi,
-)
+from services.video_rag.api.openapi import API_VERSION, SECURITY_SCHEME, build_openapi
+from services.video_rag.api.routes import Operation, Reply, Route
 from tests.conftest import PROJECT_ROOT
 from tests.helpers import call_endpoint, registered_functions
 from tools import generate_requests
@@ -243,7 +240,7 @@ OPENAPI_SHAPE: dict[str, Any] = {
 
 @pytest.fixture(scope="module")
 def doc() -> dict[str, Any]:
-    return build_openapi()
+    return openapi_document()
 
 
 def operations(doc: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
@@ -567,46 +564,41 @@ def test_query_parameters_come_from_the_query_models(doc: dict[str, Any]) -> Non
     }
 
 
-def test_every_registered_http_function_is_documented_with_exactly_its_methods(
-    doc: dict[str, Any],
+def test_every_http_function_the_app_registers_is_a_documented_route() -> None:
+    registered = {
+        (name, "/" + str(function.get_trigger().route))
+        for name, function in registered_functions().items()
+        if isinstance(function.get_trigger(), HttpTrigger)
+    }
+    assert registered == {(route.function, route.path) for route in ROUTES}
+
+
+def _toy(path: str, *operations: Operation) -> Route:
+    return Route("toy", path, "meta", *operations)
+
+
+def _get(operation_id: str, **extra: Any) -> Operation:
+    return Operation("GET", lambda req: None, operation_id, "toy", (Reply(204, "none"),), **extra)
+
+
+@pytest.mark.parametrize(
+    ("routes", "problem"),
+    [
+        ([_toy("/a", _get("a"), _get("b"))], "GET /a twice"),
+        ([_toy("/a", _get("a")), _toy("/b", _get("a"))], "GET /b twice"),
+        ([_toy("/a/{x}", _get("a"))], "path parameters do not match /a/{x}"),
+        ([_toy("/a", _get("a", path_parameters={"x": str}))], "do not match /a"),
+    ],
+)
+def test_an_inconsistent_declaration_is_refused_when_the_document_is_built(
+    routes: list[Route], problem: str
 ) -> None:
-    served = _served_routes()
-    assert served, "no HTTP function is registered"
-    for path, methods in served.items():
-        assert path in doc["paths"], f"{path} is served but not documented"
-        assert set(doc["paths"][path]) == {m.lower() for m in methods}, path
-
-
-def test_every_documented_path_is_served(doc: dict[str, Any]) -> None:
-    served = _served_routes()
-    missing = sorted(set(doc["paths"]) - set(served))
-    assert not missing, f"documented but no function is registered for: {missing}"
-    functions = registered_functions()
-    for operation in OPERATIONS:
-        assert operation.function in functions, operation.operation_id
-        route = "/" + str(functions[operation.function].get_trigger().route)
-        assert route == operation.path, operation.operation_id
-
-
-def _served_routes() -> dict[str, tuple[str, ...]]:
-    """OpenAPI path -> methods, of every HTTP function of function_app.app."""
-    routes = {}
-    for function in registered_functions().values():
-        trigger = function.get_trigger()
-        if isinstance(trigger, HttpTrigger):
-            routes["/" + str(trigger.route)] = function.get_user_function().allowed_methods
-    return routes
-
-
-def test_the_table_and_the_document_agree(doc: dict[str, Any]) -> None:
-    assert len(OPERATIONS) == sum(1 for _ in operations(doc))
-    for operation in OPERATIONS:
-        documented = doc["paths"][operation.path][operation.method.lower()]
-        assert documented["operationId"] == operation.operation_id
+    with pytest.raises(ValueError, match=re.escape(problem)):
+        build_openapi(routes)
 
 
 def test_the_document_is_built_once_per_process() -> None:
-    assert build_openapi() is build_openapi()
+    assert openapi_document() is openapi_document()
 
 
 def test_info_version_is_the_project_version(doc: dict[str, Any]) -> None:
@@ -617,21 +609,20 @@ def test_info_version_is_the_project_version(doc: dict[str, Any]) -> None:
 def test_importing_the_module_builds_nothing_and_imports_nothing_heavy() -> None:
     code = (
         "import sys\n"
-        "import services.video_rag.api.openapi as openapi\n"
+        "import services.video_rag.api.functions.openapi as openapi\n"
         "heavy = sorted(m for m in sys.modules if m.split('.')[0] in "
         "('sqlalchemy', 'psycopg', 'langchain_core', 'openai', 'youtube_transcript_api'))\n"
         "assert not heavy, heavy\n"
-        "assert openapi.build_openapi.cache_info().currsize == 0\n"
+        "assert openapi.openapi_document.cache_info().currsize == 0\n"
     )
     subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, check=True)
 
 
 def test_the_openapi_function_serves_the_document(doc: dict[str, Any]) -> None:
-    from services.video_rag.api.functions import openapi as function_module
     from services.video_rag.bootstrap import Dependencies, set_dependencies
     from services.video_rag.settings import load_settings
 
-    endpoint = function_module.ENDPOINT
+    endpoint = OPENAPI.endpoint
     assert endpoint.allowed_methods == ("GET",)  # type: ignore[attr-defined]
     set_dependencies(Dependencies(settings=load_settings({})))
     try:
@@ -664,47 +655,6 @@ def test_check_reports_stale_files(tmp_path: Path) -> None:
     stale.write_text(stale.read_text(encoding="utf-8") + "\n", encoding="utf-8")
     assert generate_requests.differences(tmp_path) == [generate_requests.HTTP_FILE.as_posix()]
     assert generate_requests.main(["--check", "--root", root]) == 1
-
-
-def _collection_requests() -> list[tuple[str, str, str]]:
-    """(source, method, path) of every request in both collections."""
-    found = []
-    http_text = (PROJECT_ROOT / generate_requests.HTTP_FILE).read_text(encoding="utf-8")
-    for line in http_text.splitlines():
-        match = re.fullmatch(r"([A-Z]+) \{\{baseUrl\}\}(/[^?\s]*)(\?\S*)?", line)
-        if match:
-            found.append(("http", match[1], match[2]))
-    collection = json.loads(
-        (PROJECT_ROOT / generate_requests.POSTMAN_FILE).read_text(encoding="utf-8")
-    )
-
-    def items(node: dict[str, Any]) -> Iterator[dict[str, Any]]:
-        for item in node.get("item", []):
-            yield from items(item) if "item" in item else [item]
-
-    for item in items(collection):
-        request = item["request"]
-        found.append(("postman", request["method"], "/" + "/".join(request["url"]["path"])))
-    return found
-
-
-def test_every_collection_request_is_a_documented_operation(doc: dict[str, Any]) -> None:
-    requests = _collection_requests()
-    assert {source for source, _, _ in requests} == {"http", "postman"}
-    templates = {path: _template_regex(path) for path in doc["paths"]}
-    for source, method, path in requests:
-        matches = [template for template, regex in templates.items() if regex.fullmatch(path)]
-        assert matches, f"{source}: {method} {path} is not in the document"
-        assert any(method.lower() in doc["paths"][t] for t in matches), (source, method, path)
-    http = sorted((m, p) for s, m, p in requests if s == "http")
-    postman = sorted((m, p) for s, m, p in requests if s == "postman")
-    assert http == postman
-
-
-def _template_regex(path: str) -> re.Pattern[str]:
-    """`/videos/{video_id}` -> a regex matching `/videos/<one segment>`."""
-    parts = ["[^/]+" if part.startswith("{") else re.escape(part) for part in path.split("/")]
-    return re.compile("/".join(parts))
 
 
 def test_the_postman_collection_captures_the_session_id() -> None:

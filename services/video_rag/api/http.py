@@ -74,7 +74,9 @@ STATUS_BY_CODE: Mapping[str, int] = {
     "upstream_timeout": 504,
 }
 
-_REQUEST_ID_PATTERN = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+REQUEST_ID_PATTERN = r"[A-Za-z0-9._:-]{1,128}"
+"""A sane X-Request-Id: echoed when the caller sends one, else a new one replaces it."""
+_REQUEST_ID = re.compile(REQUEST_ID_PATTERN)
 
 
 class RequestError(AppError):
@@ -93,7 +95,7 @@ def current_request_id() -> str:
 def request_id_for(headers: Mapping[str, str]) -> str:
     """The caller's X-Request-Id when it is a sane token, else a new one."""
     given = (headers.get(REQUEST_ID_HEADER) or "").strip()
-    return given if _REQUEST_ID_PATTERN.fullmatch(given) else uuid.uuid4().hex
+    return given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
 
 
 def json_response(

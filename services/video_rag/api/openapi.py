@@ -1,27 +1,32 @@
-"""The OpenAPI 3.1 document of the HTTP API (docs/API.md), generated from the pydantic models.
+"""The OpenAPI 3.1 document of the HTTP API (docs/API.md), built from the route declarations.
 
-`OPERATIONS` is the declarative table of every operation: method, path, operationId, request
-model, response models per status, the error statuses it can answer, whether it needs the
-`X-Session-Id` header, its query parameters and its request examples. `build_openapi()` turns the
-table into the document; `tools/generate_requests.py` turns it into request collections.
+Each route is declared once, in its blueprint module (`api/routes.py`: its function, path,
+methods, models, responses, errors and examples); `build_openapi(routes)` turns those
+declarations into the document, with the pydantic models' JSON Schemas. This module holds what
+the routes share: the error contract's responses and examples, the response examples of each
+model, the headers and the shared example values.
 
-Importing this module is cheap (no schema is generated and nothing touches a database): the
-document is built on first use and cached for the life of the process.
+Importing this module is cheap (no schema is generated and nothing touches a database); the app's
+document is built from every route on first use (`api/functions/openapi.py`) and cached.
 """
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Final, Literal
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, Final
 
 from pydantic import BaseModel, Field, TypeAdapter
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from services.video_rag.api import legacy_schemas as legacy
 from services.video_rag.api import schemas
-from services.video_rag.api.http import REQUEST_ID_HEADER, SESSION_HEADER, STATUS_BY_CODE
+from services.video_rag.api.http import (
+    REQUEST_ID_HEADER,
+    REQUEST_ID_PATTERN,
+    SESSION_HEADER,
+    STATUS_BY_CODE,
+)
+from services.video_rag.api.routes import Operation, RawBody, Reply, Route, SessionUse
 
 OPENAPI_VERSION: Final = "3.1.0"
 API_TITLE: Final = "Video RAG API"
@@ -33,8 +38,6 @@ SERVER_URL: Final = "/api"
 """`servers[0].url`: relative, so it resolves against wherever the document is served
 (`.../api/openapi.json` -> `.../api`), locally, in Azure or behind a proxy."""
 JSON: Final = "application/json"
-HTML: Final = "text/html"
-EVENT_STREAM: Final = "text/event-stream"
 SECURITY_SCHEME: Final = "sessionId"
 """Name of the `X-Session-Id` API-key security scheme in `components.securitySchemes`."""
 
@@ -51,13 +54,6 @@ EXAMPLE_VTT: Final = (
 )
 
 _REF_TEMPLATE: Final = "#/components/schemas/{model}"
-_REQUEST_ID_PATTERN: Final = r"^[A-Za-z0-9._:-]{1,128}$"
-
-HttpMethod = Literal["GET", "POST", "DELETE"]
-SessionUse = Literal["required", "optional", "none", "legacy"]
-"""How an operation identifies the caller's session: the `X-Session-Id` header is `required`,
-`optional` (POST /sessions: get-or-create), not used (`none`), or the session id travels in the
-body or query string (`legacy`)."""
 
 
 # --- Models the API returns that schemas.py does not define ------------------------------------
@@ -106,66 +102,6 @@ COMPOSED_SCHEMAS: Mapping[str, Mapping[str, Any]] = {
 }
 """Component schemas made of the models' schemas (an `allOf` of references, so that generators
 reuse the referenced classes instead of copying their fields)."""
-
-
-# --- The operation table -----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Example:
-    """A named request body example."""
-
-    summary: str
-    value: Any
-
-
-@dataclass(frozen=True)
-class RawBody:
-    """A response body that is not one of the pydantic models (e.g. HTML, this document, or a
-    reference to one of COMPOSED_SCHEMAS)."""
-
-    media_type: str
-    schema: Mapping[str, Any]
-    example: Any = None
-    """An example of the body (None: none)."""
-
-
-@dataclass(frozen=True)
-class Reply:
-    """A successful (or otherwise operation-specific) response: status, description, body
-    (a pydantic model, a raw body, or None for no body) and extra response headers."""
-
-    status: int
-    description: str
-    body: type[BaseModel] | RawBody | None = None
-    headers: tuple[str, ...] = ()
-    alternative: RawBody | None = None
-    """Another media type the same status may carry (the chat's event stream)."""
-
-
-@dataclass(frozen=True)
-class Operation:
-    """One method on one path."""
-
-    method: HttpMethod
-    path: str
-    operation_id: str
-    function: str
-    """Name of the Azure function that serves the path."""
-    tag: str
-    summary: str
-    replies: tuple[Reply, ...]
-    errors: tuple[int, ...] = ()
-    """Error statuses besides 413 and 500, which every operation can answer."""
-    session: SessionUse = "required"
-    request: type[BaseModel] | None = None
-    request_required: bool = True
-    query: type[BaseModel] | None = None
-    """A model whose fields are the operation's query parameters."""
-    path_parameters: Mapping[str, Any] = field(default_factory=dict)
-    """Path parameter name -> its type (an annotated type is turned into its schema)."""
-    examples: Mapping[str, Example] = field(default_factory=dict)
-    description: str = ""
 
 
 COMMON_ERRORS: Final = (413, 500)
@@ -223,21 +159,13 @@ RESPONSE_HEADERS: Mapping[str, tuple[str, Mapping[str, Any]]] = {
     REQUEST_ID_HEADER: (
         "The request's id: the caller's `X-Request-Id` when it is a sane token, else a new one. "
         "Error bodies repeat it as `error.request_id`.",
-        {"type": "string", "pattern": _REQUEST_ID_PATTERN},
+        {"type": "string", "pattern": f"^{REQUEST_ID_PATTERN}$"},
     ),
     SESSION_HEADER: ("The session id (the same as `session_id` in the body).", {"type": "string"}),
     "Retry-After": ("Seconds to wait before retrying.", {"type": "integer", "minimum": 1}),
     "Allow": ("The methods the path serves, comma-separated.", {"type": "string"}),
 }
 """Response header -> (description, schema), in `components.headers`."""
-
-_TRANSCRIPT_UPLOAD: Final = {
-    "video_id": EXAMPLE_UPLOADED_VIDEO_ID,
-    "title": "Surface Go review (uploaded transcript)",
-    "language": "en",
-    "format": "vtt",
-    "content": EXAMPLE_VTT,
-}
 
 _EXAMPLE_SOURCE: Final = {
     "id": 1,
@@ -249,7 +177,7 @@ _EXAMPLE_SOURCE: Final = {
     "url": f"https://www.youtube.com/watch?v={EXAMPLE_UPLOADED_VIDEO_ID}&t=1s",
     "text": "The battery lasts about nine hours in my test.",
 }
-_EXAMPLE_HEALTH: Final[dict[str, Any]] = {
+EXAMPLE_HEALTH: Final[dict[str, Any]] = {
     "status": "ok",
     "checks": {
         "database": {"ok": True, "message": "reachable"},
@@ -339,7 +267,7 @@ RESPONSE_EXAMPLES: Mapping[type[BaseModel], Any] = {
             },
         ]
     },
-    schemas.HealthResponse: _EXAMPLE_HEALTH,
+    schemas.HealthResponse: EXAMPLE_HEALTH,
     legacy.LegacySessionResponse: {
         "session_id": EXAMPLE_SESSION_ID,
         "create_date": "2026-11-21T10:00:00Z",
@@ -378,14 +306,14 @@ RESPONSE_EXAMPLES: Mapping[type[BaseModel], Any] = {
 }
 """An example body of every response model (the tests validate each against its schema)."""
 
-_HEALTH_UNAVAILABLE = RawBody(
+HEALTH_UNAVAILABLE: Final = RawBody(
     JSON,
     {"$ref": "#/components/schemas/HealthUnavailableResponse"},
     example={
-        **_EXAMPLE_HEALTH,
+        **EXAMPLE_HEALTH,
         "status": "unavailable",
         "checks": {
-            **_EXAMPLE_HEALTH["checks"],
+            **EXAMPLE_HEALTH["checks"],
             "database": {"ok": False, "message": "unreachable"},
             "migrations": {"ok": False, "current": None, "head": "0006"},
         },
@@ -396,363 +324,7 @@ _HEALTH_UNAVAILABLE = RawBody(
         },
     },
 )
-
-_SESSION_CREATED = Reply(201, "A new session.", schemas.SessionResponse, (SESSION_HEADER,))
-_NO_CONTENT_DESCRIPTION = "Done; no body."
-_OPENAPI_DOCUMENT = RawBody(
-    JSON,
-    # No `type`: generators then hand back the parsed JSON instead of a class of its own.
-    {"description": "an OpenAPI 3.1 document (a JSON object with `openapi`, `info`, `paths`)"},
-)
-_HTML_PAGE = RawBody(HTML, {"type": "string", "description": "an HTML page"})
-_ANSWER_EVENTS = RawBody(
-    EVENT_STREAM,
-    {
-        "type": "string",
-        "description": "Server-Sent Events, sent with `Accept: text/event-stream`: `delta` "
-        '`{"text"}` as the answer is written, then `done` (a ChatResponse) or `error` (an '
-        "ErrorResponse); each `data:` line is one JSON document.",
-        "examples": [
-            'event: delta\ndata: {"text":"About nine hours"}\n\n'
-            'event: delta\ndata: {"text":" in his test [1]."}\n\n'
-            'event: done\ndata: {"message_id":"3f0c…","answer":"About nine hours in his test '
-            '[1].","sources":[…],"model":"gpt-4o-mini"}\n\n'
-        ],
-    },
-)
-_LEGACY_NOTE = (
-    "Legacy route of the original project: the session id travels as `session_id` in the JSON "
-    "body, or else in the query string (`X-Session-Id` is ignored)."
-)
-_LEGACY_GET_NOTE = (
-    "Legacy route of the original project: the session id travels in the query string "
-    '(`?session_id=`; `X-Session-Id` is ignored). A JSON body `{"session_id": ...}` is accepted '
-    "too, as the original front-ends sent one, but is not declared here: most HTTP clients and "
-    "generators cannot send a body with GET."
-)
-
-
-class UiQuery(BaseModel):
-    """Query parameters of GET /ui."""
-
-    api: str | None = Field(
-        default=None,
-        description="absolute base URL of the API the page should call (default: this app)",
-    )
-
-
-OPERATIONS: tuple[Operation, ...] = (
-    Operation(
-        "POST",
-        "/sessions",
-        "createSession",
-        function="sessions",
-        tag="sessions",
-        summary="Get or create a session",
-        replies=(
-            Reply(
-                200,
-                "The live session named by X-Session-Id or the body.",
-                schemas.SessionResponse,
-                (SESSION_HEADER,),
-            ),
-            _SESSION_CREATED,
-        ),
-        errors=(400, 429, 503),
-        session="optional",
-        request=schemas.CreateSessionRequest,
-        request_required=False,
-        examples={
-            "new": Example("Create a new session", {}),
-            "resume": Example("Resume a live session", {"session_id": EXAMPLE_SESSION_ID}),
-        },
-        description="If `X-Session-Id` (or the body's `session_id`) names a live session, return "
-        "it (200); otherwise create a new one (201). An empty body is allowed.",
-    ),
-    Operation(
-        "GET",
-        "/sessions/current",
-        "getCurrentSession",
-        function="sessions_current",
-        tag="sessions",
-        summary="The caller's session",
-        replies=(Reply(200, "The session.", schemas.SessionResponse),),
-        errors=(401, 503),
-    ),
-    Operation(
-        "DELETE",
-        "/sessions/current",
-        "endCurrentSession",
-        function="sessions_current",
-        tag="sessions",
-        summary="End the session and delete everything that belongs to it",
-        replies=(Reply(204, _NO_CONTENT_DESCRIPTION),),
-        errors=(401, 503),
-    ),
-    Operation(
-        "POST",
-        "/videos",
-        "addVideos",
-        function="videos",
-        tag="videos",
-        summary="Add videos: fetch (or take uploaded) transcripts, chunk, embed, store",
-        replies=(
-            Reply(
-                200,
-                "One result per input item, in input order (also when items fail).",
-                schemas.AddVideosResponse,
-            ),
-        ),
-        errors=(400, 401, 503),
-        request=schemas.AddVideosRequest,
-        examples={
-            "byUrl": Example(
-                "Add a YouTube video by URL",
-                {
-                    "urls": [f"https://www.youtube.com/watch?v={EXAMPLE_VIDEO_ID}"],
-                    "languages": ["en"],
-                },
-            ),
-            "upload": Example("Upload a WebVTT transcript", {"transcripts": [_TRANSCRIPT_UPLOAD]}),
-        },
-        description="Any mix of `urls` (every common YouTube URL form, or a bare video id) and "
-        "uploaded `transcripts` (`vtt`, `srt`, `segments` or plain `text`). Every field is "
-        "optional, but at least one of `urls` and `transcripts` non-empty: 1 to "
-        "MAX_VIDEOS_PER_REQUEST (default 10) items in all, else 400 `validation_error`. "
-        "`languages` (optional) is the transcript language preference for `urls`. Item failures "
-        "are reported per item with status `failed` and an error code.",
-    ),
-    Operation(
-        "GET",
-        "/videos",
-        "listVideos",
-        function="videos",
-        tag="videos",
-        summary="The session's videos",
-        replies=(Reply(200, "The session's videos.", schemas.VideosResponse),),
-        errors=(401, 503),
-    ),
-    Operation(
-        "DELETE",
-        "/videos/{video_id}",
-        "removeVideo",
-        function="video",
-        tag="videos",
-        summary="Remove one video from the session",
-        replies=(Reply(204, _NO_CONTENT_DESCRIPTION),),
-        errors=(401, 404, 503),
-        path_parameters={"video_id": schemas.VideoId},
-    ),
-    Operation(
-        "POST",
-        "/chat",
-        "ask",
-        function="chat",
-        tag="chat",
-        summary="Ask a question about the session's videos",
-        replies=(
-            Reply(
-                200,
-                "An answer grounded in the transcripts; `[n]` markers cite `sources[].id`. With "
-                "`Accept: text/event-stream`, the same answer streamed as Server-Sent Events.",
-                schemas.ChatResponse,
-                alternative=_ANSWER_EVENTS,
-            ),
-        ),
-        errors=(400, 401, 404, 409, 429, 502, 503, 504),
-        request=schemas.ChatRequest,
-        examples={
-            "question": Example(
-                "Ask about all videos", {"message": "How long does the battery last?"}
-            ),
-            "followUp": Example(
-                "A follow-up, limited to one video",
-                {
-                    "message": "And is the keyboard included?",
-                    "video_ids": [EXAMPLE_UPLOADED_VIDEO_ID],
-                },
-            ),
-        },
-        description="`video_ids` limits the answer to some of the session's videos (404 "
-        "`video_not_found` if one is not in the session). A session without videos gets 409.\n\n"
-        "Send `Accept: text/event-stream` to receive the answer as it is written: `delta` events "
-        '(`{"text"}`), then one `done` event carrying this operation\'s JSON response (its '
-        "`answer` is the joined deltas less citation markers naming no source), or an `error` "
-        "event (nothing stored). Failures before the answer starts are the JSON errors below.",
-    ),
-    Operation(
-        "GET",
-        "/chat/messages",
-        "listMessages",
-        function="chat_messages",
-        tag="chat",
-        summary="The session's chat history, oldest first",
-        replies=(Reply(200, "The messages, oldest first.", schemas.MessagesResponse),),
-        errors=(400, 401, 503),
-        query=schemas.MessagesQuery,
-    ),
-    Operation(
-        "DELETE",
-        "/chat/messages",
-        "clearMessages",
-        function="chat_messages",
-        tag="chat",
-        summary="Clear the chat history (the videos stay)",
-        replies=(Reply(204, _NO_CONTENT_DESCRIPTION),),
-        errors=(401, 503),
-    ),
-    Operation(
-        "GET",
-        "/health",
-        "getHealth",
-        function="health",
-        tag="meta",
-        summary="Liveness and readiness",
-        replies=(
-            Reply(
-                200,
-                "Ready: database reachable, schema at head, settings valid.",
-                schemas.HealthResponse,
-            ),
-            Reply(503, "Not ready: the report says which check failed.", _HEALTH_UNAVAILABLE),
-        ),
-        session="none",
-    ),
-    Operation(
-        "GET",
-        "/openapi.json",
-        "getOpenApi",
-        function="openapi",
-        tag="meta",
-        summary="This OpenAPI document",
-        replies=(Reply(200, "The OpenAPI 3.1 document of every route.", _OPENAPI_DOCUMENT),),
-        session="none",
-    ),
-    Operation(
-        "GET",
-        "/ui",
-        "getChatPage",
-        function="ui",
-        tag="meta",
-        summary="The browser chat page",
-        replies=(Reply(200, "The chat page, a client of this API.", _HTML_PAGE),),
-        session="none",
-        query=UiQuery,
-    ),
-    Operation(
-        "POST",
-        "/getorcreatesession",
-        "legacyGetOrCreateSession",
-        function="getorcreatesession",
-        tag="legacy",
-        summary="Legacy: get or create a session",
-        replies=(
-            Reply(200, "The live session named in the request.", legacy.LegacySessionResponse),
-            Reply(201, "A new session.", legacy.LegacySessionResponse),
-        ),
-        errors=(400, 429, 503),
-        session="legacy",
-        request=legacy.GetOrCreateSessionRequest,
-        request_required=False,
-        query=legacy.SessionLookup,
-        examples={
-            "new": Example("Create a new session", {"session_id": None}),
-            "resume": Example("Resume a live session", {"session_id": EXAMPLE_SESSION_ID}),
-        },
-        description=_LEGACY_NOTE,
-    ),
-    Operation(
-        "POST",
-        "/savevideotranscript",
-        "legacySaveVideoTranscript",
-        function="savevideotranscript",
-        tag="legacy",
-        summary="Legacy: add videos by id or URL",
-        replies=(
-            Reply(
-                200,
-                "Which inputs became videos of the session and which failed.",
-                legacy.SaveVideoTranscriptResponse,
-            ),
-        ),
-        errors=(400, 401, 503),
-        session="legacy",
-        request=legacy.SaveVideoTranscriptRequest,
-        query=legacy.SessionLookup,
-        examples={
-            "add": Example(
-                "Add a video",
-                {"session_id": EXAMPLE_SESSION_ID, "video_ids": [EXAMPLE_VIDEO_ID]},
-            ),
-        },
-        description=_LEGACY_NOTE,
-    ),
-    Operation(
-        "POST",
-        "/getinference",
-        "legacyGetInference",
-        function="getinference",
-        tag="legacy",
-        summary="Legacy: ask a question about the session's videos",
-        replies=(
-            Reply(
-                200, "The answer text with its `[n]` citation markers.", legacy.InferenceResponse
-            ),
-        ),
-        errors=(400, 401, 409, 429, 502, 503, 504),
-        session="legacy",
-        request=legacy.GetInferenceRequest,
-        query=legacy.SessionLookup,
-        examples={
-            "question": Example(
-                "Ask a question",
-                {"session_id": EXAMPLE_SESSION_ID, "query": "How long does the battery last?"},
-            ),
-        },
-        description=_LEGACY_NOTE + " `create_date` is accepted and ignored.",
-    ),
-    Operation(
-        "GET",
-        "/getchatmessagehistory",
-        "legacyGetChatMessageHistory",
-        function="getchatmessagehistory",
-        tag="legacy",
-        summary="Legacy: the session's chat history",
-        replies=(
-            Reply(
-                200,
-                "The messages, oldest first; type 1 is the user, 2 the assistant.",
-                legacy.ChatMessageHistoryResponse,
-            ),
-        ),
-        errors=(400, 401, 503),
-        session="legacy",
-        request=legacy.SessionLookup,
-        request_required=False,
-        query=legacy.SessionLookup,
-        description=_LEGACY_GET_NOTE,
-    ),
-    Operation(
-        "GET",
-        "/getvideos",
-        "legacyGetVideos",
-        function="getvideos",
-        tag="legacy",
-        summary="Legacy: the session's videos",
-        replies=(
-            Reply(200, "The videos in the order they were added.", legacy.LegacyVideosResponse),
-        ),
-        errors=(400, 401, 503),
-        session="legacy",
-        request=legacy.SessionLookup,
-        request_required=False,
-        query=legacy.SessionLookup,
-        description=_LEGACY_GET_NOTE,
-    ),
-)
-"""Every operation of the HTTP API, in the order of docs/API.md."""
-
-OPERATIONS_BY_ID: Mapping[str, Operation] = {op.operation_id: op for op in OPERATIONS}
+"""GET /health's body when the app is not ready: the report and the error object."""
 
 TAGS: Mapping[str, str] = {
     "sessions": "Anonymous, private conversation spaces; the id is a bearer secret.",
@@ -787,19 +359,28 @@ one, else a new one.
 # --- Building the document ---------------------------------------------------------------------
 
 
-@functools.cache
-def build_openapi() -> dict[str, Any]:
-    """The OpenAPI 3.1 document of every route, built once per process.
+def operations(routes: Sequence[Route]) -> Iterator[tuple[Route, Operation]]:
+    """Every operation of `routes`, with its route, in declaration order."""
+    for route in routes:
+        for operation in route.operations:
+            yield route, operation
 
-    The returned dict is shared: treat it as read-only (copy it before changing it).
-    """
-    component_schemas, refs = _component_schemas(OPERATIONS)
+
+def build_openapi(routes: Sequence[Route]) -> dict[str, Any]:
+    """The OpenAPI 3.1 document of `routes` (raises ValueError on an inconsistent declaration:
+    a path or method declared twice, an operationId used twice, path parameters that do not
+    match the path, a query model that is not flat)."""
+    component_schemas, refs = _component_schemas(routes)
     parameters: dict[str, dict[str, Any]] = {"RequestId": _REQUEST_ID_PARAMETER}
     paths: dict[str, dict[str, Any]] = {}
-    for operation in OPERATIONS:
-        paths.setdefault(operation.path, {})[operation.method.lower()] = _operation(
-            operation, refs, parameters
-        )
+    operation_ids: set[str] = set()
+    for route, operation in operations(routes):
+        methods = paths.setdefault(route.path, {})
+        method = operation.method.lower()
+        if method in methods or operation.operation_id in operation_ids:
+            raise ValueError(f"{operation.operation_id}: {operation.method} {route.path} twice")
+        operation_ids.add(operation.operation_id)
+        methods[method] = _operation(route, operation, refs, parameters)
     error_ref = refs[(ErrorResponse, "serialization")]
     return {
         "openapi": OPENAPI_VERSION,
@@ -863,7 +444,7 @@ def declared_body(operation: Operation) -> type[BaseModel] | None:
 
 
 def _component_schemas(
-    operations: Sequence[Operation],
+    routes: Sequence[Route],
 ) -> tuple[dict[str, Any], dict[ModelKey, dict[str, Any]]]:
     """All models' JSON Schemas hoisted into one `components.schemas`, and each model's `$ref`.
     Requests use the validation mode, responses the serialization mode (what goes on the wire).
@@ -872,7 +453,7 @@ def _component_schemas(
     that is not `required`, and a default makes some generators (openapi-typescript) declare the
     field as always present, which a request field that may be left out is not."""
     keys: dict[ModelKey, None] = {(ErrorResponse, "serialization"): None}
-    for operation in operations:
+    for _, operation in operations(routes):
         request = declared_body(operation)
         if request is not None:
             keys[(request, "validation")] = None
@@ -920,6 +501,7 @@ def _without_null_defaults(schema: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _operation(
+    route: Route,
     operation: Operation,
     refs: Mapping[ModelKey, dict[str, Any]],
     shared: dict[str, dict[str, Any]],
@@ -929,13 +511,14 @@ def _operation(
     result: dict[str, Any] = {
         "operationId": operation.operation_id,
         "summary": operation.summary,
-        "tags": [operation.tag],
+        "tags": [route.tag],
     }
     if operation.description:
         result["description"] = operation.description
     references = []
     header = [_OPTIONAL_SESSION_PARAMETER] if operation.session == "optional" else []
-    for parameter in (*_path_parameters(operation), *_query_parameters(operation.query), *header):
+    path_parameters = _path_parameters(route.path, operation)
+    for parameter in (*path_parameters, *_query_parameters(operation.query), *header):
         name = _parameter_component_name(parameter)
         if shared.setdefault(name, parameter) != parameter:
             raise ValueError(f"{operation.operation_id}: parameter {name} differs from another's")
@@ -1078,10 +661,10 @@ ERROR_EXAMPLE_MESSAGES: Mapping[str, str] = {
 """Example messages of the error examples (others: the code in words)."""
 
 
-def _path_parameters(operation: Operation) -> list[dict[str, Any]]:
-    names = [part[1:-1] for part in operation.path.split("/") if part.startswith("{")]
+def _path_parameters(path: str, operation: Operation) -> list[dict[str, Any]]:
+    names = [part[1:-1] for part in path.split("/") if part.startswith("{")]
     if sorted(names) != sorted(operation.path_parameters):
-        raise ValueError(f"{operation.operation_id}: path parameters do not match {operation.path}")
+        raise ValueError(f"{operation.operation_id}: path parameters do not match {path}")
     parameters = []
     for name in names:
         schema = TypeAdapter(operation.path_parameters[name]).json_schema()

@@ -20,11 +20,13 @@ __all__ = [
     "watch_url",
 ]
 
-VIDEO_ID_PATTERN: Final = re.compile(r"[A-Za-z0-9_-]{11}")
+YOUTUBE_VIDEO_ID: Final = r"[A-Za-z0-9_-]{11}"
+"""A YouTube video id: exactly 11 URL-safe base64 characters."""
+VIDEO_ID_PATTERN: Final = re.compile(YOUTUBE_VIDEO_ID)
+"""YOUTUBE_VIDEO_ID compiled (use with ``fullmatch``)."""
 ANY_VIDEO_ID: Final = r"[A-Za-z0-9_-]{1,64}"
 """A video id the API accepts: YouTube's, or an upload's own (1 to 64 of these characters)."""
 ANY_VIDEO_ID_PATTERN: Final = re.compile(ANY_VIDEO_ID)
-"""A YouTube video id: exactly 11 URL-safe base64 characters (use with ``fullmatch``)."""
 
 MAX_REFERENCE_LENGTH: Final = 2048
 
@@ -35,7 +37,7 @@ _NOCOOKIE_HOSTS: Final = frozenset({"youtube-nocookie.com", "www.youtube-nocooki
 _SHORT_HOSTS: Final = frozenset({"youtu.be", "www.youtu.be"})
 
 _SCHEME: Final = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
-_ID = r"(?P<id>[A-Za-z0-9_-]{11})"
+_ID = rf"(?P<id>{YOUTUBE_VIDEO_ID})"
 _MAIN_PATH: Final = re.compile(rf"/(?:(?:watch|shorts|embed|live|v|e)/{_ID}|(?P<watch>watch))/?")
 _NOCOOKIE_PATH: Final = re.compile(rf"/(?:embed|v)/{_ID}/?")
 _SHORT_PATH: Final = re.compile(rf"/{_ID}/?")

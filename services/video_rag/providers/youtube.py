@@ -41,6 +41,7 @@ from youtube_transcript_api import (
 from youtube_transcript_api.proxies import GenericProxyConfig, ProxyConfig, WebshareProxyConfig
 
 from services.video_rag.domain.captions import Caption
+from services.video_rag.domain.youtube_urls import VIDEO_ID_PATTERN
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +57,6 @@ TranscriptErrorCode = Literal[
 WATCH_URL = "https://www.youtube.com/watch"
 OEMBED_URL = "https://www.youtube.com/oembed"
 
-_VIDEO_ID = re.compile(r"[A-Za-z0-9_-]{11}")
 _URL_USERINFO = re.compile(r"(?<=//)[^/@\s]+@")
 _TAG = re.compile(r"<[^>]*>")
 _WHITESPACE = re.compile(r"\s+")
@@ -81,7 +81,7 @@ _PARSE_ERRORS: tuple[type[Exception], ...] = (
 
 def is_valid_video_id(video_id: str) -> bool:
     """Whether `video_id` looks like a YouTube video id (11 of `A-Z a-z 0-9 _ -`)."""
-    return isinstance(video_id, str) and _VIDEO_ID.fullmatch(video_id) is not None
+    return isinstance(video_id, str) and VIDEO_ID_PATTERN.fullmatch(video_id) is not None
 
 
 def redact_url_credentials(text: str) -> str:

@@ -9,15 +9,25 @@ from typing import Any
 import azure.functions as func
 
 from services.video_rag.api.http import (
+    EVENT_STREAM_MIMETYPE,
     Response,
     accepts_event_stream,
     event_stream,
-    http_endpoint,
     json_response,
     no_content,
     parse_json,
     request_client,
     session_token,
+)
+from services.video_rag.api.openapi import EXAMPLE_UPLOADED_VIDEO_ID
+from services.video_rag.api.routes import (
+    NO_CONTENT,
+    Example,
+    Operation,
+    RawBody,
+    Reply,
+    Route,
+    register,
 )
 from services.video_rag.api.schemas import (
     ChatRequest,
@@ -89,7 +99,87 @@ def clear_messages(req: func.HttpRequest) -> func.HttpResponse:
     return no_content()
 
 
-chat = bp.route(route="chat", auth_level=func.AuthLevel.ANONYMOUS)(http_endpoint("chat", POST=ask))
-chat_messages = bp.route(route="chat/messages", auth_level=func.AuthLevel.ANONYMOUS)(
-    http_endpoint("chat_messages", GET=list_messages, DELETE=clear_messages)
+ANSWER_EVENTS = RawBody(
+    EVENT_STREAM_MIMETYPE,
+    {
+        "type": "string",
+        "description": "Server-Sent Events, sent with `Accept: text/event-stream`: `delta` "
+        '`{"text"}` as the answer is written, then `done` (a ChatResponse) or `error` (an '
+        "ErrorResponse); each `data:` line is one JSON document.",
+        "examples": [
+            'event: delta\ndata: {"text":"About nine hours"}\n\n'
+            'event: delta\ndata: {"text":" in his test [1]."}\n\n'
+            'event: done\ndata: {"message_id":"3f0c…","answer":"About nine hours in his test '
+            '[1].","sources":[…],"model":"gpt-4o-mini"}\n\n'
+        ],
+    },
 )
+"""The streamed form of POST /chat's answer, as the document describes it."""
+
+ROUTES = (
+    Route(
+        "chat",
+        "/chat",
+        "chat",
+        Operation(
+            "POST",
+            ask,
+            "ask",
+            "Ask a question about the session's videos",
+            replies=(
+                Reply(
+                    200,
+                    "An answer grounded in the transcripts; `[n]` markers cite `sources[].id`. "
+                    "With `Accept: text/event-stream`, the same answer streamed as Server-Sent "
+                    "Events.",
+                    ChatResponse,
+                    alternative=ANSWER_EVENTS,
+                ),
+            ),
+            errors=(400, 401, 404, 409, 429, 502, 503, 504),
+            request=ChatRequest,
+            examples={
+                "question": Example(
+                    "Ask about all videos", {"message": "How long does the battery last?"}
+                ),
+                "followUp": Example(
+                    "A follow-up, limited to one video",
+                    {
+                        "message": "And is the keyboard included?",
+                        "video_ids": [EXAMPLE_UPLOADED_VIDEO_ID],
+                    },
+                ),
+            },
+            description="`video_ids` limits the answer to some of the session's videos (404 "
+            "`video_not_found` if one is not in the session). A session without videos gets "
+            "409.\n\nSend `Accept: text/event-stream` to receive the answer as it is written: "
+            '`delta` events (`{"text"}`), then one `done` event carrying this operation\'s JSON '
+            "response (its `answer` is the joined deltas less citation markers naming no "
+            "source), or an `error` event (nothing stored). Failures before the answer starts "
+            "are the JSON errors below.",
+        ),
+    ),
+    Route(
+        "chat_messages",
+        "/chat/messages",
+        "chat",
+        Operation(
+            "GET",
+            list_messages,
+            "listMessages",
+            "The session's chat history, oldest first",
+            replies=(Reply(200, "The messages, oldest first.", MessagesResponse),),
+            errors=(400, 401, 503),
+            query=MessagesQuery,
+        ),
+        Operation(
+            "DELETE",
+            clear_messages,
+            "clearMessages",
+            "Clear the chat history (the videos stay)",
+            replies=(NO_CONTENT,),
+            errors=(401, 503),
+        ),
+    ),
+)
+register(bp, ROUTES)

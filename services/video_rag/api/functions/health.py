@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import azure.functions as func
 
-from services.video_rag.api.http import error_body, http_endpoint, json_response
+from services.video_rag.api.http import error_body, json_response
+from services.video_rag.api.openapi import HEALTH_UNAVAILABLE
+from services.video_rag.api.routes import Operation, Reply, Route, register
 from services.video_rag.api.schemas import (
     HealthCheck,
     HealthChecks,
@@ -55,6 +57,26 @@ def _failure(report: HealthReport) -> tuple[str, str]:
     return "configuration_error", f"invalid or missing settings: {names}"
 
 
-health = bp.route(route="health", auth_level=func.AuthLevel.ANONYMOUS)(
-    http_endpoint("health", GET=get_health)
+ROUTES = (
+    Route(
+        "health",
+        "/health",
+        "meta",
+        Operation(
+            "GET",
+            get_health,
+            "getHealth",
+            "Liveness and readiness",
+            replies=(
+                Reply(
+                    200,
+                    "Ready: database reachable, schema at head, settings valid.",
+                    HealthResponse,
+                ),
+                Reply(503, "Not ready: the report says which check failed.", HEALTH_UNAVAILABLE),
+            ),
+            session="none",
+        ),
+    ),
 )
+register(bp, ROUTES)

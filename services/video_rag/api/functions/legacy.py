@@ -18,11 +18,9 @@ from typing import Any, Final
 import azure.functions as func
 
 from services.video_rag.api.http import (
-    Endpoint,
     Handler,
     Response,
     error_response,
-    http_endpoint,
     json_response,
     request_client,
 )
@@ -40,6 +38,8 @@ from services.video_rag.api.legacy_schemas import (
     SaveVideoTranscriptResponse,
     SessionLookup,
 )
+from services.video_rag.api.openapi import EXAMPLE_SESSION_ID, EXAMPLE_VIDEO_ID
+from services.video_rag.api.routes import Example, Operation, Reply, Route, register
 from services.video_rag.bootstrap import get_dependencies
 from services.video_rag.domain.errors import AppError, InvalidRequest
 from services.video_rag.service import chat as chat_service
@@ -175,18 +175,138 @@ def _summary(details: list[Any]) -> str:
     )
 
 
-ENDPOINTS: Mapping[str, Endpoint] = {
-    "getorcreatesession": http_endpoint("getorcreatesession", POST=_legacy(get_or_create_session)),
-    "savevideotranscript": http_endpoint(
-        "savevideotranscript", POST=_legacy(save_video_transcript, urls="video_ids")
-    ),
-    "getinference": http_endpoint("getinference", POST=_legacy(get_inference, message="query")),
-    "getchatmessagehistory": http_endpoint(
-        "getchatmessagehistory", GET=_legacy(get_chat_message_history)
-    ),
-    "getvideos": http_endpoint("getvideos", GET=_legacy(get_videos)),
-}
-"""Route -> Azure function (named like its route), for the blueprint and for direct calls."""
+_NOTE = (
+    "Legacy route of the original project: the session id travels as `session_id` in the JSON "
+    "body, or else in the query string (`X-Session-Id` is ignored)."
+)
+_GET_NOTE = (
+    "Legacy route of the original project: the session id travels in the query string "
+    '(`?session_id=`; `X-Session-Id` is ignored). A JSON body `{"session_id": ...}` is accepted '
+    "too, as the original front-ends sent one, but is not declared here: most HTTP clients and "
+    "generators cannot send a body with GET."
+)
 
-for _route, _endpoint in ENDPOINTS.items():
-    bp.route(route=_route, auth_level=func.AuthLevel.ANONYMOUS)(_endpoint)
+ROUTES = (
+    Route(
+        "getorcreatesession",
+        "/getorcreatesession",
+        "legacy",
+        Operation(
+            "POST",
+            _legacy(get_or_create_session),
+            "legacyGetOrCreateSession",
+            "Legacy: get or create a session",
+            replies=(
+                Reply(200, "The live session named in the request.", LegacySessionResponse),
+                Reply(201, "A new session.", LegacySessionResponse),
+            ),
+            errors=(400, 429, 503),
+            session="legacy",
+            request=GetOrCreateSessionRequest,
+            request_required=False,
+            query=SessionLookup,
+            examples={
+                "new": Example("Create a new session", {"session_id": None}),
+                "resume": Example("Resume a live session", {"session_id": EXAMPLE_SESSION_ID}),
+            },
+            description=_NOTE,
+        ),
+    ),
+    Route(
+        "savevideotranscript",
+        "/savevideotranscript",
+        "legacy",
+        Operation(
+            "POST",
+            _legacy(save_video_transcript, urls="video_ids"),
+            "legacySaveVideoTranscript",
+            "Legacy: add videos by id or URL",
+            replies=(
+                Reply(
+                    200,
+                    "Which inputs became videos of the session and which failed.",
+                    SaveVideoTranscriptResponse,
+                ),
+            ),
+            errors=(400, 401, 503),
+            session="legacy",
+            request=SaveVideoTranscriptRequest,
+            query=SessionLookup,
+            examples={
+                "add": Example(
+                    "Add a video",
+                    {"session_id": EXAMPLE_SESSION_ID, "video_ids": [EXAMPLE_VIDEO_ID]},
+                ),
+            },
+            description=_NOTE,
+        ),
+    ),
+    Route(
+        "getinference",
+        "/getinference",
+        "legacy",
+        Operation(
+            "POST",
+            _legacy(get_inference, message="query"),
+            "legacyGetInference",
+            "Legacy: ask a question about the session's videos",
+            replies=(
+                Reply(200, "The answer text with its `[n]` citation markers.", InferenceResponse),
+            ),
+            errors=(400, 401, 409, 429, 502, 503, 504),
+            session="legacy",
+            request=GetInferenceRequest,
+            query=SessionLookup,
+            examples={
+                "question": Example(
+                    "Ask a question",
+                    {"session_id": EXAMPLE_SESSION_ID, "query": "How long does the battery last?"},
+                ),
+            },
+            description=_NOTE + " `create_date` is accepted and ignored.",
+        ),
+    ),
+    Route(
+        "getchatmessagehistory",
+        "/getchatmessagehistory",
+        "legacy",
+        Operation(
+            "GET",
+            _legacy(get_chat_message_history),
+            "legacyGetChatMessageHistory",
+            "Legacy: the session's chat history",
+            replies=(
+                Reply(
+                    200,
+                    "The messages, oldest first; type 1 is the user, 2 the assistant.",
+                    ChatMessageHistoryResponse,
+                ),
+            ),
+            errors=(400, 401, 503),
+            session="legacy",
+            request=SessionLookup,
+            request_required=False,
+            query=SessionLookup,
+            description=_GET_NOTE,
+        ),
+    ),
+    Route(
+        "getvideos",
+        "/getvideos",
+        "legacy",
+        Operation(
+            "GET",
+            _legacy(get_videos),
+            "legacyGetVideos",
+            "Legacy: the session's videos",
+            replies=(Reply(200, "The videos in the order they were added.", LegacyVideosResponse),),
+            errors=(400, 401, 503),
+            session="legacy",
+            request=SessionLookup,
+            request_required=False,
+            query=SessionLookup,
+            description=_GET_NOTE,
+        ),
+    ),
+)
+register(bp, ROUTES)

@@ -1,21 +1,71 @@
-"""GET /api/openapi.json: the OpenAPI 3.1 document of every route (anonymous)."""
+"""GET /api/openapi.json: the OpenAPI 3.1 document of every route (anonymous).
+
+`ROUTES` is every HTTP route of the app, in the document's order (docs/API.md's): the document,
+the request collections and the functions' registration all come from these declarations.
+"""
 
 from __future__ import annotations
 
+import functools
+from typing import Any
+
 import azure.functions as func
 
-from services.video_rag.api.http import http_endpoint, json_response
-from services.video_rag.api.openapi import build_openapi
+from services.video_rag.api.functions import chat, health, legacy, sessions, ui, videos
+from services.video_rag.api.http import json_response
+from services.video_rag.api.openapi import JSON, build_openapi
+from services.video_rag.api.routes import Operation, RawBody, Reply, Route, register
 
 bp = func.Blueprint()
 
 
+@functools.cache
+def openapi_document() -> dict[str, Any]:
+    """The document of `ROUTES`, built on first use and cached for the life of the process.
+
+    The returned dict is shared: treat it as read-only (copy it before changing it)."""
+    return build_openapi(ROUTES)
+
+
 def get_openapi(req: func.HttpRequest) -> func.HttpResponse:
-    """The document, built on the first request and cached for the life of the process."""
-    return json_response(build_openapi())
+    return json_response(openapi_document())
 
 
-ENDPOINT = http_endpoint("openapi", GET=get_openapi)
-"""The Azure function (dispatch, error contract, X-Request-Id), for the blueprint and for tests."""
+OPENAPI = Route(
+    "openapi",
+    "/openapi.json",
+    "meta",
+    Operation(
+        "GET",
+        get_openapi,
+        "getOpenApi",
+        "This OpenAPI document",
+        replies=(
+            Reply(
+                200,
+                "The OpenAPI 3.1 document of every route.",
+                # No `type`: generators then hand back the parsed JSON, not a class of its own.
+                RawBody(
+                    JSON,
+                    {
+                        "description": "an OpenAPI 3.1 document (a JSON object with `openapi`, "
+                        "`info`, `paths`)"
+                    },
+                ),
+            ),
+        ),
+        session="none",
+    ),
+)
+register(bp, (OPENAPI,))
 
-openapi = bp.route(route="openapi.json", auth_level=func.AuthLevel.ANONYMOUS)(ENDPOINT)
+ROUTES: tuple[Route, ...] = (
+    *sessions.ROUTES,
+    *videos.ROUTES,
+    *chat.ROUTES,
+    *health.ROUTES,
+    OPENAPI,
+    *ui.ROUTES,
+    *legacy.ROUTES,
+)
+"""Every HTTP route of the app, in the document's order."""

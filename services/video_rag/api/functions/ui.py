@@ -21,15 +21,16 @@ from importlib import resources
 from urllib.parse import urlsplit
 
 import azure.functions as func
+from pydantic import BaseModel, Field
 
-from services.video_rag.api.http import http_endpoint
+from services.video_rag.api.routes import Operation, RawBody, Reply, Route, register
 
 bp = func.Blueprint()
 
 PAGE_PACKAGE = "services.video_rag.api"
 PAGE_RESOURCE = ("static", "chat.html")
-API_BASE_PARAMETER = "api"
-HTML_CONTENT_TYPE = "text/html; charset=utf-8"
+HTML_MIMETYPE = "text/html"
+HTML_CONTENT_TYPE = f"{HTML_MIMETYPE}; charset=utf-8"
 PLAYER_ORIGIN = "https://www.youtube-nocookie.com"
 THUMBNAIL_ORIGIN = "https://i.ytimg.com"
 
@@ -117,10 +118,20 @@ def content_security_policy(page: ChatPage, extra_origin: str | None = None) -> 
     )
 
 
+class UiQuery(BaseModel):
+    """Query parameters of GET /ui."""
+
+    api: str | None = Field(
+        default=None,
+        description="absolute base URL of the API the page should call (default: this app)",
+    )
+
+
 def get_ui(req: func.HttpRequest) -> func.HttpResponse:
     """Serve the chat page."""
     page = load_page()
-    policy = content_security_policy(page, api_origin(req.params.get(API_BASE_PARAMETER)))
+    query = UiQuery.model_validate(dict(req.params))
+    policy = content_security_policy(page, api_origin(query.api))
     return func.HttpResponse(
         page.html,
         status_code=200,
@@ -131,9 +142,31 @@ def get_ui(req: func.HttpRequest) -> func.HttpResponse:
             "X-Content-Type-Options": "nosniff",
             "Referrer-Policy": "no-referrer",
         },
-        mimetype="text/html",
+        mimetype=HTML_MIMETYPE,
         charset="utf-8",
     )
 
 
-ui = bp.route(route="ui", auth_level=func.AuthLevel.ANONYMOUS)(http_endpoint("ui", GET=get_ui))
+ROUTES = (
+    Route(
+        "ui",
+        "/ui",
+        "meta",
+        Operation(
+            "GET",
+            get_ui,
+            "getChatPage",
+            "The browser chat page",
+            replies=(
+                Reply(
+                    200,
+                    "The chat page, a client of this API.",
+                    RawBody(HTML_MIMETYPE, {"type": "string", "description": "an HTML page"}),
+                ),
+            ),
+            session="none",
+            query=UiQuery,
+        ),
+    ),
+)
+register(bp, ROUTES)

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import azure.functions as func
 
-from services.video_rag.api.http import (
-    http_endpoint,
-    json_response,
-    no_content,
-    parse_json,
-    request_client,
-)
+from services.video_rag.api.http import json_response, no_content, parse_json, request_client
 from services.video_rag.api.http import session_token as token_of
+from services.video_rag.api.openapi import (
+    EXAMPLE_UPLOADED_VIDEO_ID,
+    EXAMPLE_VIDEO_ID,
+    EXAMPLE_VTT,
+)
+from services.video_rag.api.routes import NO_CONTENT, Example, Operation, Reply, Route, register
 from services.video_rag.api.schemas import (
     AddVideoResultOut,
     AddVideosRequest,
     AddVideosResponse,
+    VideoId,
     VideoOut,
     VideosResponse,
 )
@@ -54,9 +55,77 @@ def remove_video(req: func.HttpRequest) -> func.HttpResponse:
     return no_content()
 
 
-videos = bp.route(route="videos", auth_level=func.AuthLevel.ANONYMOUS)(
-    http_endpoint("videos", GET=list_videos, POST=add_videos)
+ROUTES = (
+    Route(
+        "videos",
+        "/videos",
+        "videos",
+        Operation(
+            "POST",
+            add_videos,
+            "addVideos",
+            "Add videos: fetch (or take uploaded) transcripts, chunk, embed, store",
+            replies=(
+                Reply(
+                    200,
+                    "One result per input item, in input order (also when items fail).",
+                    AddVideosResponse,
+                ),
+            ),
+            errors=(400, 401, 503),
+            request=AddVideosRequest,
+            examples={
+                "byUrl": Example(
+                    "Add a YouTube video by URL",
+                    {
+                        "urls": [f"https://www.youtube.com/watch?v={EXAMPLE_VIDEO_ID}"],
+                        "languages": ["en"],
+                    },
+                ),
+                "upload": Example(
+                    "Upload a WebVTT transcript",
+                    {
+                        "transcripts": [
+                            {
+                                "video_id": EXAMPLE_UPLOADED_VIDEO_ID,
+                                "title": "Surface Go review (uploaded transcript)",
+                                "language": "en",
+                                "format": "vtt",
+                                "content": EXAMPLE_VTT,
+                            }
+                        ]
+                    },
+                ),
+            },
+            description="Any mix of `urls` (every common YouTube URL form, or a bare video id) "
+            "and uploaded `transcripts` (`vtt`, `srt`, `segments` or plain `text`). Every field "
+            "is optional, but at least one of `urls` and `transcripts` non-empty: 1 to "
+            "MAX_VIDEOS_PER_REQUEST (default 10) items in all, else 400 `validation_error`. "
+            "`languages` (optional) is the transcript language preference for `urls`. Item "
+            "failures are reported per item with status `failed` and an error code.",
+        ),
+        Operation(
+            "GET",
+            list_videos,
+            "listVideos",
+            "The session's videos",
+            replies=(Reply(200, "The session's videos.", VideosResponse),),
+            errors=(401, 503),
+        ),
+    ),
+    Route(
+        "video",
+        "/videos/{video_id}",
+        "videos",
+        Operation(
+            "DELETE",
+            remove_video,
+            "removeVideo",
+            "Remove one video from the session",
+            replies=(NO_CONTENT,),
+            errors=(401, 404, 503),
+            path_parameters={"video_id": VideoId},
+        ),
+    ),
 )
-video = bp.route(route="videos/{video_id}", auth_level=func.AuthLevel.ANONYMOUS)(
-    http_endpoint("video", DELETE=remove_video)
-)
+register(bp, ROUTES)
