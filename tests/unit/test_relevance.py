@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from services.video_rag.domain.relevance import calibrate_threshold, support
+from services.video_rag.domain.relevance import calibrate_threshold, question_parts, support
 from services.video_rag.settings import load_settings
 
 HEADPHONES = (
@@ -67,3 +67,21 @@ def test_the_thresholds_are_settings_in_hundredths() -> None:
         p.name == "NOT_FOUND_THRESHOLD"
         for p in load_settings({"NOT_FOUND_THRESHOLD": "101"}).problems
     )
+
+
+def test_a_question_of_several_parts_is_supported_when_one_part_is() -> None:
+    question = "What is eating holes in my leaves? And how long do the headphones play?"
+    assert question_parts(question) == [
+        question,
+        "What is eating holes in my leaves?",
+        "And how long do the headphones play?",
+    ]
+    assert question_parts("How long does the battery last?") == ["How long does the battery last?"]
+
+    def embed(texts: list[str]) -> list[list[float]]:  # a toy: one axis per topic word
+        return [[float("leaves" in t), float("headphones" in t), 0.1] for t in texts]
+
+    passages = ["The headphones play for forty hours."]
+    whole = embed([question])[0]
+    assert support(question, passages, embed) > 0.99  # the second part matches alone
+    assert whole[0] == whole[1] == 1.0  # while the whole question is half about leaves

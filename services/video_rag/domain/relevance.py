@@ -24,7 +24,7 @@ from typing import Final
 
 from services.video_rag.domain.moments import sentences
 
-__all__ = ["MAX_SENTENCES", "calibrate_threshold", "support"]
+__all__ = ["MAX_SENTENCES", "calibrate_threshold", "question_parts", "support"]
 
 Embed = Callable[[list[str]], Sequence[Sequence[float]]]
 
@@ -42,16 +42,27 @@ def support(question: str, passage_texts: Sequence[str], embed: Embed) -> float:
         return 0.0
     import numpy as np  # one matrix product instead of a Python loop per sentence
 
-    vectors = np.asarray(embed([question, *found]), dtype=np.float64)
+    asked = question_parts(question)
+    vectors = np.asarray(embed([*asked, *found]), dtype=np.float64)
     norms = np.linalg.norm(vectors, axis=1)
-    if norms[0] == 0.0:
+    questions, texts = vectors[: len(asked)], vectors[len(asked) :]
+    q_norms, t_norms = norms[: len(asked)], norms[len(asked) :]
+    q_usable, t_usable = q_norms > 0.0, t_norms > 0.0
+    if not q_usable.any() or not t_usable.any():
         return 0.0
-    usable = norms[1:] > 0.0
-    if not usable.any():
-        return 0.0
-    cosines = (vectors[1:][usable] @ vectors[0]) / (norms[1:][usable] * norms[0])
+    cosines = (texts[t_usable] @ questions[q_usable].T) / np.outer(
+        t_norms[t_usable], q_norms[q_usable]
+    )
     best = float(cosines.max())
     return best if best > -1.0 else 0.0
+
+
+def question_parts(question: str) -> list[str]:
+    """The question, and each of its sentences when it has several ("What eats my leaves? And
+    how long do the headphones play?"): a question with several parts is supported when any
+    part is."""
+    parts = [text for _, text in sentences(question) if text.strip()]
+    return [question, *parts] if len(parts) > 1 else [question]
 
 
 def calibrate_threshold(
