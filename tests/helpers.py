@@ -1,4 +1,5 @@
-"""Invoke the registered Azure functions directly, the way the Functions host would."""
+"""Invoke the registered Azure functions directly, the way the Functions host would, and the
+API's common steps (a new session, videos added, a question answered) shared by the tests."""
 
 from __future__ import annotations
 
@@ -134,3 +135,39 @@ def body_of(response: func.HttpResponse) -> Any:
     """The parsed JSON body of a response (asserting it is JSON)."""
     assert response.mimetype == "application/json", response.mimetype
     return json.loads(response.get_body())
+
+
+# --- The API's common steps, through the registered functions ------------------------------------
+
+
+def new_session(headers: dict[str, str] | None = None) -> str:
+    """POST /sessions: a new session's id (asserting 201)."""
+    response = invoke("POST", "sessions", headers=headers)
+    assert response.status_code == 201, response.get_body()
+    return str(body_of(response)["session_id"])
+
+
+def session_with(*uploads: dict[str, Any]) -> dict[str, str]:
+    """The `X-Session-Id` header of a new session holding `uploads` (transcript items of
+    POST /videos), asserting each was added."""
+    headers = {"X-Session-Id": new_session()}
+    if uploads:
+        results = add_videos(headers["X-Session-Id"], transcripts=list(uploads))
+        assert [r["status"] for r in results] == ["added"] * len(uploads), results
+    return headers
+
+
+def add_videos(session_id: str, **body: Any) -> list[dict[str, Any]]:
+    """POST /videos with `body`: one result per item (asserting 200)."""
+    response = invoke("POST", "videos", json_body=body, headers={"X-Session-Id": session_id})
+    assert response.status_code == 200, response.get_body()
+    results: list[dict[str, Any]] = body_of(response)["videos"]
+    return results
+
+
+def ask(headers: dict[str, str], message: str, **extra: Any) -> dict[str, Any]:
+    """POST /chat: the answer's body (asserting 200)."""
+    response = invoke("POST", "chat", headers=headers, json_body={"message": message, **extra})
+    assert response.status_code == 200, response.get_body()
+    result: dict[str, Any] = body_of(response)
+    return result

@@ -14,7 +14,7 @@ from services.video_rag.bootstrap import Dependencies, set_dependencies
 from services.video_rag.domain.prompts import WHOLE_VIDEO_INSTRUCTIONS
 from services.video_rag.settings import load_settings
 from tests.conftest import FakeClock
-from tests.helpers import body_of, invoke
+from tests.helpers import ask, body_of, invoke, session_with
 from tests.support.fake_openai import FakeOpenAI, fake_openai_server
 
 pytestmark = [pytest.mark.db]
@@ -48,20 +48,12 @@ def segments(sentences: list[str], seconds: float = 40.0) -> list[dict[str, obje
 
 
 def new_session(videos: dict[str, tuple[str, list[str]]]) -> dict[str, str]:
-    headers = {"X-Session-Id": body_of(invoke("POST", "sessions"))["session_id"]}
-    uploads = [
-        {"video_id": video_id, "title": title, "format": "segments", "content": segments(text)}
-        for video_id, (title, text) in videos.items()
-    ]
-    added = body_of(invoke("POST", "videos", headers=headers, json_body={"transcripts": uploads}))
-    assert [v["status"] for v in added["videos"]] == ["added"] * len(videos)
-    return headers
-
-
-def ask(headers: dict[str, str], message: str) -> dict:
-    response = invoke("POST", "chat", headers=headers, json_body={"message": message})
-    assert response.status_code == 200, response.get_body()
-    return body_of(response)
+    return session_with(
+        *(
+            {"video_id": video_id, "title": title, "format": "segments", "content": segments(text)}
+            for video_id, (title, text) in videos.items()
+        )
+    )
 
 
 TWO_VIDEOS = {

@@ -10,7 +10,7 @@ import pytest
 
 from services.video_rag.bootstrap import Dependencies
 from services.video_rag.providers.chat import LangChainAnswerer
-from tests.helpers import body_of, invoke
+from tests.helpers import ask, body_of, invoke, session_with
 from tests.integration.test_chat_api import fake_model
 
 pytestmark = [pytest.mark.db]
@@ -23,21 +23,6 @@ REVIEW = (
     "00:02:25.000 --> 00:02:32.000\nIn my playback test the battery lasted nine hours.\n\n"
     "00:02:32.000 --> 00:02:40.000\nCharging back to full takes about two hours.\n"
 )
-
-
-def session_with(*uploads: dict[str, Any]) -> dict[str, str]:
-    headers = {"X-Session-Id": body_of(invoke("POST", "sessions"))["session_id"]}
-    response = invoke("POST", "videos", headers=headers, json_body={"transcripts": list(uploads)})
-    assert response.status_code == 200, response.get_body()
-    results = body_of(response)["videos"]
-    assert [r["status"] for r in results] == ["added"] * len(uploads), results
-    return headers
-
-
-def ask(headers: dict[str, str], message: str) -> dict[str, Any]:
-    response = invoke("POST", "chat", headers=headers, json_body={"message": message})
-    assert response.status_code == 200, response.get_body()
-    return body_of(response)
 
 
 REVIEW_UPLOAD = {"video_id": "surfacego01", "title": "Review", "format": "vtt", "content": REVIEW}

@@ -42,7 +42,7 @@ from services.video_rag.service.maintenance import (
 from tests.conftest import FakeClock
 from tests.factories import add_exchange, add_transcript, link, row_counts
 from tests.fakes import FakeTranscriptSource
-from tests.helpers import body_of, invoke, registered_functions
+from tests.helpers import body_of, invoke, new_session, registered_functions
 
 pytestmark = [pytest.mark.db]
 
@@ -205,12 +205,6 @@ def source(deps: Dependencies) -> FakeTranscriptSource:
     # twice, and two threads making the first call at once would both run it.
     registered_functions()
     return fake
-
-
-def new_session() -> str:
-    response = invoke("POST", "sessions")
-    assert response.status_code == 201
-    return str(body_of(response)["session_id"])
 
 
 def listed_ids(session_id: str) -> list[str]:

@@ -18,7 +18,7 @@ from services.video_rag.domain.prompts import HistoryMessage, Passage
 from services.video_rag.providers.chat import OfflineExtractiveAnswerer
 from services.video_rag.settings import load_settings
 from tests.conftest import FakeClock
-from tests.helpers import body_of, invoke
+from tests.helpers import ask, body_of, invoke, session_with
 from tests.support.fake_openai import FakeOpenAI, fake_openai_server
 
 pytestmark = [pytest.mark.db]
@@ -32,22 +32,12 @@ def segments(video: str) -> list[dict[str, Any]]:
     ]
 
 
-def new_session() -> dict[str, str]:
-    return {"X-Session-Id": body_of(invoke("POST", "sessions"))["session_id"]}
-
-
 def upload(headers: dict[str, str], video_id: str, video: str) -> dict[str, Any]:
     item = {"video_id": video_id, "title": video, "format": "segments", "content": segments(video)}
     added = invoke("POST", "videos", headers=headers, json_body={"transcripts": [item]})
     (result,) = body_of(added)["videos"]
     assert result["status"] == "added", result
     return dict(result)
-
-
-def ask(headers: dict[str, str], question: str) -> dict[str, Any]:
-    response = invoke("POST", "chat", headers=headers, json_body={"message": question})
-    assert response.status_code == 200, response.get_body()
-    return dict(body_of(response))
 
 
 class RecordingAnswerer(OfflineExtractiveAnswerer):
@@ -102,7 +92,7 @@ def test_the_offline_embedder_retrieves_a_paraphrased_passage(
     deps: Dependencies, db: Session
 ) -> None:
     deps.answerer = answerer = RecordingAnswerer()
-    headers = new_session()
+    headers = session_with()
     upload(headers, "sourdough01", "sourdough")
     upload(headers, "laptopvid01", "laptop")
     assert stored_models(db) == {
@@ -128,7 +118,7 @@ def test_a_local_768_wide_model_ingests_and_retrieves(
     local_model: tuple[Dependencies, FakeOpenAI], db: Session
 ) -> None:
     deps, server = local_model
-    headers = new_session()
+    headers = session_with()
     video = upload(headers, "tomatoes001", "tomatoes")
     embedding_requests = [body for path, body in server.requests if path.endswith("/embeddings")]
     assert sum(len(body["input"]) for body in embedding_requests) == video["chunks"]
@@ -159,7 +149,7 @@ def test_a_session_never_mixes_models_when_the_configuration_changes(
 ) -> None:
     local, server = local_model
     local.answerer = deps.answerer = answerer = RecordingAnswerer()
-    headers = new_session()
+    headers = session_with()
     upload(headers, "tomatoes001", "tomatoes")  # 768 wide, by the local model
     set_dependencies(deps)  # the offline embedder from here on: 256 wide
     upload(headers, "headphone01", "headphones")
@@ -193,7 +183,9 @@ def test_shared_transcripts_are_shared_per_model(
     for dependencies in (local, deps, local):
         dependencies.transcript_source = source
         set_dependencies(dependencies)
-        added = invoke("POST", "videos", headers=new_session(), json_body={"urls": ["GJLlxj_dtq8"]})
+        added = invoke(
+            "POST", "videos", headers=session_with(), json_body={"urls": ["GJLlxj_dtq8"]}
+        )
         assert body_of(added)["videos"][0]["status"] == "added"
     rows = db.execute(select(Transcript.embedding_model, Transcript.embedding_dimensions))
     assert sorted(rows) == [("nomic-embed-text", 768), ("wordllama-l2-supercat@256", 256)]

@@ -15,7 +15,7 @@ from services.video_rag.bootstrap import Dependencies
 from services.video_rag.domain.errors import SessionNotFound
 from services.video_rag.service import chat as chat_service
 from services.video_rag.service import sessions as session_service
-from tests.helpers import body_of, invoke
+from tests.helpers import body_of, invoke, session_with
 from tests.local_host import toy_app
 from tests.local_host.asgi_client import AsgiClient
 
@@ -31,10 +31,6 @@ def error_of(response: Any, status: int) -> dict[str, Any]:
     return error
 
 
-def new_session() -> dict[str, str]:
-    return {"X-Session-Id": body_of(invoke("POST", "sessions"))["session_id"]}
-
-
 def test_a_json_integer_of_4301_digits_is_invalid_json() -> None:
     body = b'{"session_id": ' + b"1" * 4301 + b"}"
     assert error_of(invoke("POST", "sessions", body=body), 400)["code"] == "invalid_json"
@@ -44,7 +40,7 @@ def test_a_json_integer_of_4301_digits_is_invalid_json() -> None:
 @pytest.mark.parametrize("route", ["getorcreatesession", "sessions", "chat", "videos"])
 def test_json_nested_too_deep_is_invalid_json_on_every_route(route: str, depth: int) -> None:
     body = ('{"zz":' + "[" * depth + "]" * depth + "}").encode()
-    response = invoke("POST", route, body=body, headers=new_session())
+    response = invoke("POST", route, body=body, headers=session_with())
     error = error_of(response, 400)
     assert error["code"] == "invalid_json"
 
@@ -59,7 +55,7 @@ def test_json_nested_as_deep_as_the_api_needs_is_fine() -> None:
 @pytest.mark.parametrize("video_id", ["abc\x00def", "abc\ndef", "x" * 65, "ü"])
 def test_a_video_id_no_video_can_have_is_404(video_id: str) -> None:
     response = invoke(
-        "DELETE", "videos/{video_id}", headers=new_session(), route_params={"video_id": video_id}
+        "DELETE", "videos/{video_id}", headers=session_with(), route_params={"video_id": video_id}
     )
     assert error_of(response, 404)["code"] == "video_not_found"
 
@@ -73,7 +69,7 @@ def test_a_video_id_no_video_can_have_is_404(video_id: str) -> None:
     ],
 )
 def test_absurd_upload_times_fail_the_item_and_store_nothing(segment: dict[str, Any]) -> None:
-    headers = new_session()
+    headers = session_with()
     upload = {"video_id": "INFINITY001", "format": "segments", "content": [segment]}
     response = invoke("POST", "videos", headers=headers, json_body={"transcripts": [upload]})
     (item,) = body_of(response)["videos"]
@@ -82,7 +78,7 @@ def test_absurd_upload_times_fail_the_item_and_store_nothing(segment: dict[str, 
 
 
 def test_a_session_ended_while_its_answer_is_written_gets_401(deps: Dependencies) -> None:
-    headers = new_session()
+    headers = session_with()
     upload = {"video_id": "surfacego01", "format": "vtt", "content": VTT}
     invoke("POST", "videos", headers=headers, json_body={"transcripts": [upload]})
     token = headers["X-Session-Id"]
@@ -133,7 +129,7 @@ def test_a_private_upload_never_waits_for_another_sessions_upload(deps: Dependen
     results: dict[str, Any] = {}
 
     def upload(name: str, text: str) -> None:
-        headers = new_session()
+        headers = session_with()
         content = f"WEBVTT\n\n00:00:01.000 --> 00:00:04.000\n{text}\n"
         item = {"video_id": "popularvid1", "format": "vtt", "content": content}
         response = invoke("POST", "videos", headers=headers, json_body={"transcripts": [item]})

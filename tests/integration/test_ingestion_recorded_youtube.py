@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from services.video_rag.bootstrap import Dependencies
 from services.video_rag.db.models import Transcript, TranscriptChunk
 from services.video_rag.providers.youtube import YouTubeTranscriptSource
-from tests.helpers import body_of, invoke
+from tests.helpers import add_videos, new_session
 from tests.youtube_recordings import RECORDED_TITLE, RECORDED_VIDEO_ID, RecordedYouTube
 
 pytestmark = [pytest.mark.db]
@@ -27,10 +27,7 @@ def youtube(deps: Dependencies) -> Iterator[RecordedYouTube]:
 
 
 def add(body: dict) -> list[dict]:
-    session_id = body_of(invoke("POST", "sessions"))["session_id"]
-    response = invoke("POST", "videos", json_body=body, headers={"X-Session-Id": session_id})
-    assert response.status_code == 200
-    return body_of(response)["videos"]
+    return add_videos(new_session(), **body)
 
 
 def test_recorded_video_in_the_preferred_language(youtube: RecordedYouTube, db: Session) -> None:

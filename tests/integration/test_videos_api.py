@@ -14,7 +14,7 @@ from services.video_rag.db.models import SessionVideo, Transcript, Video
 from services.video_rag.db.repositories import VideoRepository
 from tests.factories import row_counts
 from tests.fakes import FailingEmbeddings, FakeTranscriptSource
-from tests.helpers import body_of, invoke
+from tests.helpers import add_videos, body_of, invoke, new_session
 
 pytestmark = [pytest.mark.db]
 
@@ -31,16 +31,6 @@ def source(deps: Dependencies) -> FakeTranscriptSource:
     fake.add("bbbbbbbbbbb", "mountain hiking")
     deps.transcript_source = fake
     return fake
-
-
-def new_session() -> str:
-    return str(body_of(invoke("POST", "sessions"))["session_id"])
-
-
-def add(session_id: str, **body: object) -> list[dict]:
-    response = invoke("POST", "videos", json_body=body, headers={"X-Session-Id": session_id})
-    assert response.status_code == 200, response.get_body()
-    return body_of(response)["videos"]
 
 
 def listed(session_id: str) -> list[dict]:
@@ -62,7 +52,7 @@ def test_add_list_add_again_share_delete_and_readd(
     source: FakeTranscriptSource, db: Session
 ) -> None:
     me = new_session()
-    (result,) = add(me, urls=["https://youtu.be/GJLlxj_dtq8?t=42"])
+    (result,) = add_videos(me, urls=["https://youtu.be/GJLlxj_dtq8?t=42"])
     assert result["input"] == "https://youtu.be/GJLlxj_dtq8?t=42"
     assert result["video_id"] == "GJLlxj_dtq8"
     assert result["status"] == "added"
@@ -79,12 +69,12 @@ def test_add_list_add_again_share_delete_and_readd(
     assert video["chunks"] == result["chunks"]
     assert video["added_at"].endswith("Z")
 
-    (again,) = add(me, urls=["GJLlxj_dtq8"])
+    (again,) = add_videos(me, urls=["GJLlxj_dtq8"])
     assert again["status"] == "already_added"
     assert again["title"] == "Title of GJLlxj_dtq8"
 
     other = new_session()
-    (shared,) = add(other, urls=["https://www.youtube.com/watch?v=GJLlxj_dtq8&list=PL1"])
+    (shared,) = add_videos(other, urls=["https://www.youtube.com/watch?v=GJLlxj_dtq8&list=PL1"])
     assert shared["status"] == "added"
     assert source.fetches == ["GJLlxj_dtq8"]  # fetched and embedded once
     assert row_counts(db)["transcript"] == 1
@@ -92,7 +82,7 @@ def test_add_list_add_again_share_delete_and_readd(
     assert remove(me, "GJLlxj_dtq8").status_code == 204
     assert listed(me) == []
     assert [v["video_id"] for v in listed(other)] == ["GJLlxj_dtq8"]
-    (readded,) = add(me, urls=["GJLlxj_dtq8"])
+    (readded,) = add_videos(me, urls=["GJLlxj_dtq8"])
     assert readded["status"] == "added"
     assert source.fetches == ["GJLlxj_dtq8"]
 
@@ -101,7 +91,7 @@ def test_removing_what_the_session_does_not_have_is_404_whoever_has_it(
     source: FakeTranscriptSource,
 ) -> None:
     owner, stranger = new_session(), new_session()
-    add(owner, urls=["GJLlxj_dtq8"])
+    add_videos(owner, urls=["GJLlxj_dtq8"])
     for video_id in ("GJLlxj_dtq8", "zzzzzzzzzzz", "not-an-id", "x" * 300):
         response = remove(stranger, video_id)
         assert response.status_code == 404
@@ -113,7 +103,7 @@ def test_each_item_fails_alone_and_results_keep_input_order(source: FakeTranscri
     source.fail("blockedvid1", "youtube_blocked", "YouTube blocked this IP; set a proxy")
     source.fail("disabledvid", "transcripts_disabled", "subtitles are disabled")
     me = new_session()
-    results = add(
+    results = add_videos(
         me,
         urls=[
             "https://example.com/watch?v=GJLlxj_dtq8",
@@ -141,7 +131,7 @@ def test_uploaded_transcripts_are_parsed_stored_and_private(
     source: FakeTranscriptSource, db: Session
 ) -> None:
     me = new_session()
-    (result,) = add(
+    (result,) = add_videos(
         me,
         transcripts=[
             {
@@ -168,7 +158,7 @@ def test_uploaded_transcripts_are_parsed_stored_and_private(
 
     # Another session adding the same video gets YouTube's transcript and title, not the upload.
     other = new_session()
-    (theirs,) = add(other, urls=["GJLlxj_dtq8"])
+    (theirs,) = add_videos(other, urls=["GJLlxj_dtq8"])
     assert theirs["status"] == "added"
     assert theirs["title"] == "Title of GJLlxj_dtq8"
     assert source.fetches == ["GJLlxj_dtq8"]
@@ -180,7 +170,7 @@ def test_uploaded_transcripts_are_parsed_stored_and_private(
 
 def test_segments_and_srt_uploads(source: FakeTranscriptSource) -> None:
     me = new_session()
-    results = add(
+    results = add_videos(
         me,
         transcripts=[
             {
@@ -218,7 +208,7 @@ def test_invalid_uploads_fail_their_item_and_store_nothing(
     source: FakeTranscriptSource, db: Session, fmt: str, content: object
 ) -> None:
     me = new_session()
-    (result,) = add(
+    (result,) = add_videos(
         me, transcripts=[{"video_id": "GJLlxj_dtq8", "format": fmt, "content": content}]
     )
     assert result["status"] == "failed"
@@ -249,7 +239,7 @@ def test_session_video_limit(source: FakeTranscriptSource, deps: Dependencies) -
 
     deps.settings = replace(deps.settings, max_videos_per_session=2)
     me = new_session()
-    results = add(me, urls=["GJLlxj_dtq8", "aaaaaaaaaaa", "bbbbbbbbbbb"])
+    results = add_videos(me, urls=["GJLlxj_dtq8", "aaaaaaaaaaa", "bbbbbbbbbbb"])
     statuses = sorted(r["status"] for r in results)
     assert statuses == ["added", "added", "failed"]
     (failed,) = [r for r in results if r["status"] == "failed"]
@@ -270,7 +260,7 @@ def test_embedding_failure_fails_the_item_and_stores_nothing(
 ) -> None:
     deps.embedder = FailingEmbeddings()
     me = new_session()
-    (result,) = add(me, urls=["GJLlxj_dtq8"])
+    (result,) = add_videos(me, urls=["GJLlxj_dtq8"])
     assert result["status"] == "failed"
     assert result["error"]["code"] == "embedding_error"
     assert "unreachable" not in result["error"]["message"]  # provider details stay in the logs
@@ -308,7 +298,7 @@ def test_twenty_sessions_add_the_same_new_video_at_once(
     def worker(session_id: str) -> None:
         try:
             barrier.wait()
-            results[session_id] = add(session_id, urls=["GJLlxj_dtq8"])
+            results[session_id] = add_videos(session_id, urls=["GJLlxj_dtq8"])
         except BaseException as exc:
             errors.append(exc)
 
@@ -337,7 +327,7 @@ def test_many_uploads_in_one_request_store_concurrently_without_deadlock(
             {"video_id": f"upload{index:05d}", "format": "vtt", "content": VTT}
             for index in range(10)
         ]
-        results = add(me, transcripts=uploads)
+        results = add_videos(me, transcripts=uploads)
         assert {r["status"] for r in results} <= {"added", "already_added"}
     assert len(listed(me)) == 10
     assert row_counts(db)["transcript"] == 10
