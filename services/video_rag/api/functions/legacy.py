@@ -186,6 +186,27 @@ _GET_NOTE = (
     "generators cannot send a body with GET."
 )
 
+
+def _lookup(
+    function: str, handler: Handler, operation_id: str, summary: str, reply: Reply
+) -> Route:
+    """A legacy GET route that reads the session named in the query string (or the body)."""
+    operation = Operation(
+        "GET",
+        handler,
+        operation_id,
+        summary,
+        replies=(reply,),
+        errors=(400, 401, 503),
+        session="legacy",
+        request=SessionLookup,
+        request_required=False,
+        query=SessionLookup,
+        description=_GET_NOTE,
+    )
+    return Route(function, "/" + function, "legacy", operation)
+
+
 ROUTES = (
     Route(
         "getorcreatesession",
@@ -266,47 +287,23 @@ ROUTES = (
             description=_NOTE + " `create_date` is accepted and ignored.",
         ),
     ),
-    Route(
+    _lookup(
         "getchatmessagehistory",
-        "/getchatmessagehistory",
-        "legacy",
-        Operation(
-            "GET",
-            _legacy(get_chat_message_history),
-            "legacyGetChatMessageHistory",
-            "Legacy: the session's chat history",
-            replies=(
-                Reply(
-                    200,
-                    "The messages, oldest first; type 1 is the user, 2 the assistant.",
-                    ChatMessageHistoryResponse,
-                ),
-            ),
-            errors=(400, 401, 503),
-            session="legacy",
-            request=SessionLookup,
-            request_required=False,
-            query=SessionLookup,
-            description=_GET_NOTE,
+        _legacy(get_chat_message_history),
+        "legacyGetChatMessageHistory",
+        "Legacy: the session's chat history",
+        Reply(
+            200,
+            "The messages, oldest first; type 1 is the user, 2 the assistant.",
+            ChatMessageHistoryResponse,
         ),
     ),
-    Route(
+    _lookup(
         "getvideos",
-        "/getvideos",
-        "legacy",
-        Operation(
-            "GET",
-            _legacy(get_videos),
-            "legacyGetVideos",
-            "Legacy: the session's videos",
-            replies=(Reply(200, "The videos in the order they were added.", LegacyVideosResponse),),
-            errors=(400, 401, 503),
-            session="legacy",
-            request=SessionLookup,
-            request_required=False,
-            query=SessionLookup,
-            description=_GET_NOTE,
-        ),
+        _legacy(get_videos),
+        "legacyGetVideos",
+        "Legacy: the session's videos",
+        Reply(200, "The videos in the order they were added.", LegacyVideosResponse),
     ),
 )
 register(bp, ROUTES)
