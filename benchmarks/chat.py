@@ -1,28 +1,34 @@
-"""Chat overhead benchmark: what the app adds around the language model, under concurrent load.
+"""Chat overhead benchmark: what the app adds around the model calls, for one client alone and
+under concurrent load, with a per-step breakdown.
 
 The local host (`python -m local_host`, a subprocess) serves the app against a fresh database with
-`LLM_PROVIDER=openai` and `OPENAI_BASE_URL` pointing at the fake OpenAI server of the tests
-(tests/support/fake_openai.py), which runs in this process and waits a fixed `--llm-delay-ms`
-before answering each chat completion (and only those: embeddings answer at once; the app has no
-setting for offline embeddings with an OpenAI chat model, so query embeddings go to the fake too).
-`CHAT_RATE_LIMIT_PER_MINUTE=0`.
+`LLM_PROVIDER=openai` and `OPENAI_BASE_URL` pointing at the fake OpenAI server of the tests, run in
+a process of its own (benchmarks/fake_llm.py: HTTP/1.1 keep-alive as OpenAI serves, no GIL shared
+with the load generator). It waits a fixed `--llm-delay-ms` before answering each chat completion;
+embeddings (the question's, the app has no setting for offline embeddings with an OpenAI chat
+model) answer at once. Every abuse limit is off.
 
-Each of `--clients` threads (httpx) owns a session pre-loaded with uploaded transcripts and asks
-one question after another for `--seconds`; then one client alone for `--solo-seconds`, whose
-figures show the time per question without the queueing that 16 clients cause on a small
-machine. Every client asks one question before the clock starts, so every measured question has
-history: a follow-up ("What about ...") makes two LLM calls (condense it, then answer), a
-self-contained question one (the app skips the condense step); the fake's own count gives the
-mean per question. Reported: client latency, the server time outside the fake (latency minus
-the fake's delay per LLM call), questions per second and errors (must be 0).
+What a client sees outside the model calls: each question's latency minus, for each model call it
+made, the fake's own round trip, timed in the same run by replaying the very requests the app sent
+(last chat completion and embeddings bodies) from this process over a keep-alive connection. For
+one client alone (`--solo-seconds`) the calls of each question are counted exactly (the fake's
+counts before and after it); under load (`--clients` threads for `--seconds`) the mean per
+question is used, and the round trips are those of the same number of threads replaying requests
+at once (the baseline). Every client asks one question before the clock starts, so every measured
+question has history: a follow-up ("What about ...") makes two LLM calls (condense it, then
+answer), a self-contained one a single call, and a question the videos do not support none.
 
-The fake's server listens with the standard library's default backlog of 5, which makes 16
-simultaneous connections wait for TCP's one-second SYN retry (a p95 of 1.5 s for a 0.5 s
-delay); the benchmark raises it to 128 for its own server while it runs (`_listen_backlog`).
+Breakdown (`--breakdown-questions`): the same questions asked one after another in this process
+through the service layer (no HTTP) with `Dependencies.chat_stage_observer`, printing the median
+of each step (`service.chat.Stages`): the prepare transaction (renewal, checks, rate windows,
+history), the condense call, the question's embedding, the retrieval transaction, the not-found
+check, the answer call, citations and the store transaction (exchange and token usage). Model
+steps are also shown less the fake's round trip (what LangChain and the openai client add); the
+local host, HTTP and adapter hop is one client's overhead over HTTP less the service's.
 
-Baseline, in the same run (for `--baseline-seconds`, by default 10): the same number of threads
-calling the fake server directly, one chat completion per request (pure LLM latency over HTTP);
-the ratio compares a question's latency with that of the LLM calls it makes.
+Targets (issue 15): one client alone ≤ 20 ms p50 outside the model calls; 16 clients ≤ 60 ms
+p95. `--fake-here` runs the fake in this process, as earlier versions of this benchmark did, to
+show what that did to the figures.
 
     python -m benchmarks.chat [--seconds 30] [--clients 16] [--llm-delay-ms 500] [--solo-seconds 10]
 """
@@ -30,16 +36,19 @@ the ratio compares a question's latency with that of the LLM calls it makes.
 from __future__ import annotations
 
 import argparse
+import math
+import os
 import random
 import statistics
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from http.server import ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
@@ -47,11 +56,12 @@ from benchmarks.common import (
     WORDS,
     describe,
     fake_llm_settings,
-    local_host,
+    local_host_process,
     machine,
     migrated_database,
     percentile,
 )
+from benchmarks.fake_llm import FakeCounts, fake_llm_process
 from tests.support.fake_openai import FakeOpenAI, fake_openai_server
 
 QUESTIONS = (
@@ -69,6 +79,48 @@ SESSION_HEADER = "X-Session-Id"
 # Bounds on every loop, whatever the clock says.
 MAX_QUESTIONS_PER_CLIENT = 100_000
 REQUEST_TIMEOUT_SECONDS = 60.0
+# Round trips replayed from one client to time the fake itself.
+ROUND_TRIPS = 60
+# Targets of issue 15 (milliseconds outside the model calls).
+SOLO_TARGET_P50_MS = 20.0
+LOADED_TARGET_P95_MS = 60.0
+STEPS = (
+    "prepare_tx",
+    "condense",
+    "embed",
+    "retrieve_tx",
+    "not_found_check",
+    "answer",
+    "citations",
+    "store_tx",
+)
+MODEL_STEPS = {"condense": "chat", "answer": "chat", "embed": "embeddings"}
+
+
+class Fake(Protocol):
+    base_url: str
+
+    def counts(self) -> FakeCounts: ...
+
+    def last_bodies(self) -> tuple[dict[str, Any] | None, dict[str, Any] | None]: ...
+
+
+@dataclass
+class _FakeHere:
+    """The fake served by threads of this process (`--fake-here`), behind the same interface."""
+
+    fake: FakeOpenAI
+    base_url: str = ""
+
+    def counts(self) -> FakeCounts:
+        with self.fake.lock:
+            return FakeCounts(len(self.fake.chat_requests), len(self.fake.requests))
+
+    def last_bodies(self) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+        with self.fake.lock:
+            chats = [b for _, b in self.fake.chat_requests if not b.get("stream")]
+            embeddings = [b for path, b in self.fake.requests if "/embeddings" in path]
+        return (chats[-1] if chats else None), (embeddings[-1] if embeddings else None)
 
 
 @contextmanager
@@ -80,6 +132,18 @@ def _listen_backlog(size: int) -> Iterator[None]:
         yield
     finally:
         ThreadingHTTPServer.request_queue_size = previous
+
+
+@contextmanager
+def fake_server(here: bool, **options: Any) -> Iterator[Fake]:
+    """The fake OpenAI server answering with `fake_reply`: in its own process, or `here`."""
+    if not here:
+        with fake_llm_process(fake_reply, **options) as process:
+            yield process
+        return
+    fake = FakeOpenAI(chat_replies=fake_reply, **options)
+    with _listen_backlog(128), fake_openai_server(fake):
+        yield _FakeHere(fake, fake.base_url)
 
 
 def transcript_segments(seed: int, captions: int = 600) -> list[dict[str, Any]]:
@@ -178,6 +242,130 @@ def _prepare_sessions(base: str, clients: int, videos: int) -> list[str]:
     return tokens
 
 
+@dataclass
+class Asked:
+    """Questions asked one after another, each with the model calls it made."""
+
+    latencies_ms: list[float] = field(default_factory=list)
+    chat_calls: list[int] = field(default_factory=list)
+    embedding_calls: list[int] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    cpu_seconds: float = math.nan
+    """CPU time the process that answered them spent meanwhile."""
+
+    def cpu_ms_per_question(self) -> float:
+        return self.cpu_seconds * 1000 / len(self.latencies_ms) if self.latencies_ms else math.nan
+
+    def outside(self, chat_ms: float, embedding_ms: float) -> list[float]:
+        """Each latency less the fake's round trip for each call its question made."""
+        return [
+            latency - chats * chat_ms - embeddings * embedding_ms
+            for latency, chats, embeddings in zip(
+                self.latencies_ms, self.chat_calls, self.embedding_calls, strict=True
+            )
+        ]
+
+
+def ask_one_by_one(
+    fake: Fake, seconds: float, limit: int, ask: Callable[[str], bool], seed: int = 7
+) -> Asked:
+    """Ask QUESTIONS (in a seeded random order) one at a time for `seconds` (at most `limit`),
+    counting each question's model calls at the fake; `ask` returns whether it succeeded."""
+    rng = random.Random(seed)
+    asked = Asked()
+    deadline = time.perf_counter() + seconds
+    while time.perf_counter() < deadline and len(asked.latencies_ms) < limit:
+        question = rng.choice(QUESTIONS)
+        before = fake.counts()
+        began = time.perf_counter()
+        try:
+            ok = ask(question)
+            problem = None if ok else "failed"
+        except httpx.HTTPError as exc:
+            problem = f"{type(exc).__name__}: {exc}"
+        elapsed = (time.perf_counter() - began) * 1000
+        after = fake.counts()
+        if problem is not None:
+            asked.errors.append(problem)
+            continue
+        asked.latencies_ms.append(elapsed)
+        asked.chat_calls.append(after.chat - before.chat)
+        asked.embedding_calls.append(after.embeddings - before.embeddings)
+    return asked
+
+
+def round_trips(
+    url: str, body: dict[str, Any] | None, clients: int, count: int
+) -> tuple[list[float], int]:
+    """`count` replays of `body` to `url` by each of `clients` threads, each with its own
+    keep-alive client (after one untimed request): latencies in ms, and errors."""
+    if body is None:
+        return [], 0
+    latencies: list[float] = []
+    errors: list[str] = []
+    lock = threading.Lock()
+
+    def client() -> None:
+        with httpx.Client(timeout=REQUEST_TIMEOUT_SECONDS) as http:
+            http.post(url, json=body)
+            for _ in range(count):
+                began = time.perf_counter()
+                status = http.post(url, json=body).status_code
+                elapsed = (time.perf_counter() - began) * 1000
+                with lock:
+                    (latencies.append(elapsed) if status == 200 else errors.append(str(status)))
+
+    threads = [threading.Thread(target=client, daemon=True) for _ in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(count * REQUEST_TIMEOUT_SECONDS)
+    return latencies, len(errors)
+
+
+def breakdown(
+    settings: dict[str, str], token: str, fake: Fake, questions: int, warm_up: int = 3
+) -> tuple[Asked, list[dict[str, float]]]:
+    """Ask `questions` in this process through the service layer, with the stage observer on."""
+    from services.video_rag.bootstrap import Dependencies
+    from services.video_rag.service import chat
+    from services.video_rag.settings import load_settings
+
+    reported: list[dict[str, float]] = []
+    deps = Dependencies(settings=load_settings(settings))
+    try:
+
+        def ask(question: str) -> bool:
+            chat.ask(deps, token, question, None, "192.0.2.7")
+            return True
+
+        ask_one_by_one(fake, 600.0, warm_up, ask, seed=3)
+        deps.chat_stage_observer = reported.append
+        began = time.process_time()
+        asked = ask_one_by_one(fake, 600.0, questions, ask)
+        asked.cpu_seconds = time.process_time() - began
+    finally:
+        deps.close()
+    return asked, reported
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process `pid` so far (Linux /proc; NaN elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return math.nan
+
+
+def _median(values: Sequence[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def _verdict(value: float, target: float) -> str:
+    return "met" if value <= target else "NOT met"
+
+
 def run(
     seconds: float,
     clients: int = 16,
@@ -185,100 +373,252 @@ def run(
     videos: int = 2,
     baseline_seconds: float | None = None,
     solo_seconds: float = 10.0,
+    breakdown_questions: int = 40,
+    fake_here: bool = False,
 ) -> dict[str, float]:
     """Measure; prints the figures and returns them (times in milliseconds)."""
     delay = llm_delay_ms / 1000
     baseline_seconds = min(seconds, 10.0) if baseline_seconds is None else baseline_seconds
-    fake = FakeOpenAI(
-        chat_replies=fake_reply, delay_seconds=delay, only_path_containing="/chat/completions"
-    )
     chat = Load()
-    solo = Load()
     baseline = Load()
     with (
         migrated_database() as url,
-        _listen_backlog(128),
-        fake_openai_server(fake),
+        fake_server(
+            fake_here, delay_seconds=delay, only_path_containing="/chat/completions"
+        ) as fake,
         tempfile.TemporaryDirectory(prefix="bench-chat-") as tmp,
     ):
         settings = fake_llm_settings(url, fake.base_url)
-        with local_host(settings, log=Path(tmp) / "host.log") as base:
-            tokens = _prepare_sessions(base, clients, videos)
-            with fake.lock:
-                chat_calls_before = len(fake.chat_requests)
-                requests_before = len(fake.requests)
+        with local_host_process(settings, log=Path(tmp) / "host.log") as (base, host):
+            tokens = _prepare_sessions(base, max(clients, 1), videos)
 
             def ask(index: int, http: httpx.Client) -> int:
                 body = {"message": random.choice(QUESTIONS)}
                 headers = {SESSION_HEADER: tokens[index]}
                 return http.post(f"{base}/chat", json=body, headers=headers).status_code
 
+            before = fake.counts()
             chat_wall = chat.run(clients, seconds, ask)
-            with fake.lock:
-                llm_calls = len(fake.chat_requests) - chat_calls_before
-                embedding_calls = len(fake.requests) - requests_before - llm_calls
-            if solo_seconds > 0:
-                solo.run(1, solo_seconds, ask)
+            after = fake.counts()
+            with httpx.Client(base_url=base, timeout=REQUEST_TIMEOUT_SECONDS) as http:
 
-        body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": QUESTIONS[0]}]}
+                def ask_alone(question: str) -> bool:
+                    headers = {SESSION_HEADER: tokens[0]}
+                    response = http.post("/chat", json={"message": question}, headers=headers)
+                    return response.status_code == 200
+
+                ask_one_by_one(fake, 600.0, 3, ask_alone, seed=5)  # warm the connection
+                cpu_before = cpu_seconds(host.pid)
+                solo = ask_one_by_one(fake, solo_seconds, MAX_QUESTIONS_PER_CLIENT, ask_alone)
+                host_cpu = cpu_seconds(host.pid) - cpu_before
+
+        # The fake's own round trips, replaying what the app sent.
+        chat_body, embedding_body = fake.last_bodies()
+        chat_url = f"{fake.base_url}/v1/chat/completions"
+        embedding_url = f"{fake.base_url}/v1/embeddings"
+        chat_rt, chat_rt_errors = round_trips(chat_url, chat_body, 1, ROUND_TRIPS)
+        embedding_rt, embedding_rt_errors = round_trips(
+            embedding_url, embedding_body, 1, ROUND_TRIPS
+        )
 
         def complete(index: int, http: httpx.Client) -> int:
-            return http.post(f"{fake.base_url}/v1/chat/completions", json=body).status_code
+            return http.post(chat_url, json=chat_body).status_code
 
         baseline_wall = baseline.run(clients, baseline_seconds, complete)
+        loaded_embedding_rt, loaded_embedding_errors = round_trips(
+            embedding_url, embedding_body, clients, 10
+        )
+        in_process, stages = breakdown(settings, tokens[0], fake, breakdown_questions)
 
-    answered = len(chat.latencies_ms)
-    asked = answered + len(chat.errors)
-    calls_per_question = llm_calls / asked if asked else float("nan")
-    outside = [latency - delay * 1000 * calls_per_question for latency in chat.latencies_ms]
-    llm_p50 = statistics.median(baseline.latencies_ms)
-    ratio = statistics.median(chat.latencies_ms) / (calls_per_question * llm_p50)
+    return _report(
+        _Figures(
+            clients=clients,
+            seconds=seconds,
+            videos=videos,
+            llm_delay_ms=llm_delay_ms,
+            fake_here=fake_here,
+            chat=chat,
+            chat_wall=chat_wall,
+            chat_calls=after.chat - before.chat,
+            embedding_calls=after.embeddings - before.embeddings,
+            solo=replace(solo, cpu_seconds=host_cpu),
+            chat_rt=chat_rt,
+            embedding_rt=embedding_rt,
+            loaded_embedding_rt=loaded_embedding_rt,
+            baseline=baseline,
+            baseline_wall=baseline_wall,
+            round_trip_errors=chat_rt_errors + embedding_rt_errors + loaded_embedding_errors,
+            in_process=in_process,
+            stages=stages,
+        )
+    )
+
+
+@dataclass
+class _Figures:
+    clients: int
+    seconds: float
+    videos: int
+    llm_delay_ms: float
+    fake_here: bool
+    chat: Load
+    chat_wall: float
+    chat_calls: int
+    embedding_calls: int
+    solo: Asked
+    chat_rt: list[float]
+    embedding_rt: list[float]
+    loaded_embedding_rt: list[float]
+    baseline: Load
+    baseline_wall: float
+    round_trip_errors: int
+    in_process: Asked
+    stages: list[dict[str, float]]
+
+
+def _report(f: _Figures) -> dict[str, float]:
+    chat_rt, embedding_rt = _median(f.chat_rt), _median(f.embedding_rt)
+    answered = len(f.chat.latencies_ms)
+    asked = answered + len(f.chat.errors)
+    calls_per_question = f.chat_calls / asked if asked else float("nan")
+    embeddings_per_question = f.embedding_calls / asked if asked else float("nan")
+    llm_p50 = _median(f.baseline.latencies_ms)
+    loaded_embedding_rt = _median(f.loaded_embedding_rt)
+    outside = [
+        latency - calls_per_question * llm_p50 - embeddings_per_question * loaded_embedding_rt
+        for latency in f.chat.latencies_ms
+    ]
+    solo_outside = f.solo.outside(chat_rt, embedding_rt)
+    service_outside = f.in_process.outside(chat_rt, embedding_rt)
+    where = "in this process (--fake-here)" if f.fake_here else "in its own process"
     print(f"chat benchmark on {machine()}")
     print(
-        f"{clients} clients for {seconds:.0f} s against the local host, each session with {videos} "
-        f"uploaded transcripts; fake LLM delay {llm_delay_ms:.0f} ms per chat completion"
+        f"fake LLM {where}: {f.llm_delay_ms:.0f} ms per chat completion, embeddings at once; "
+        f"each session has {f.videos} uploaded transcripts"
     )
-    print(f"  question, client latency:        {describe(chat.latencies_ms)}")
     print(
-        f"  LLM calls the fake received:     {llm_calls} for {asked} questions "
+        f"  the fake's own round trip (the app's requests replayed from here, one at a time): "
+        f"chat completion {describe(f.chat_rt)}; embeddings {describe(f.embedding_rt)}"
+    )
+    print(f"one client alone, {len(f.solo.latencies_ms)} questions one after another:")
+    print(f"  question, client latency:        {describe(f.solo.latencies_ms)}")
+    print(
+        f"  model calls per question:        {_mean(f.solo.chat_calls):.2f} chat, "
+        f"{_mean(f.solo.embedding_calls):.2f} embeddings (counted per question at the fake)"
+    )
+    print(
+        f"  outside the model calls:         {describe(solo_outside)}"
+        f"   errors: {len(f.solo.errors)}"
+    )
+    solo_p50 = _median(solo_outside)
+    print(
+        f"  CPU of the local host per question: {f.solo.cpu_ms_per_question():.1f} ms "
+        f"(a figure that the machine's load inflates less than the times)"
+    )
+    print(
+        f"  target p50 <= {SOLO_TARGET_P50_MS:.0f} ms: {_verdict(solo_p50, SOLO_TARGET_P50_MS)} "
+        f"({solo_p50:.1f} ms)"
+    )
+    print(f"{f.clients} clients for {f.seconds:.0f} s:")
+    print(f"  question, client latency:        {describe(f.chat.latencies_ms)}")
+    print(
+        f"  LLM calls the fake received:     {f.chat_calls} for {asked} questions "
         f"({calls_per_question:.2f} per question: the answer, + condense for follow-ups); "
-        f"{embedding_calls} embedding requests"
+        f"{f.embedding_calls} embedding requests"
     )
     print(f"  server time outside the fake:    {describe(outside)}")
     print(
-        f"  throughput: {answered / chat_wall:.1f} questions/s, errors: {len(chat.errors)}"
-        + (f" (first: {chat.errors[0]})" if chat.errors else "")
+        f"  throughput: {answered / f.chat_wall:.1f} questions/s, errors: {len(f.chat.errors)}"
+        + (f" (first: {f.chat.errors[0]})" if f.chat.errors else "")
     )
-    solo_outside = [latency - delay * 1000 * calls_per_question for latency in solo.latencies_ms]
-    if solo_outside:
-        print(
-            f"  one client alone, outside:       {describe(solo_outside)}"
-            f"   errors: {len(solo.errors)}"
-        )
-    print(f"  baseline, one LLM call direct:   {describe(baseline.latencies_ms)}")
     print(
-        f"  baseline throughput: {len(baseline.latencies_ms) / baseline_wall:.1f} calls/s, "
-        f"errors: {len(baseline.errors)}"
-        + (f" (first: {baseline.errors[0]})" if baseline.errors else "")
+        f"  baseline, {f.clients} threads calling the fake directly: chat completion "
+        f"{describe(f.baseline.latencies_ms)}; embeddings {describe(f.loaded_embedding_rt)}"
     )
+    print(
+        f"  baseline throughput: {len(f.baseline.latencies_ms) / f.baseline_wall:.1f} calls/s, "
+        f"errors: {len(f.baseline.errors) + f.round_trip_errors}"
+        + (f" (first: {f.baseline.errors[0]})" if f.baseline.errors else "")
+    )
+    loaded_p95 = percentile(outside, 0.95) if outside else float("nan")
+    print(
+        f"  target p95 <= {LOADED_TARGET_P95_MS:.0f} ms: "
+        f"{_verdict(loaded_p95, LOADED_TARGET_P95_MS)} ({loaded_p95:.1f} ms)"
+    )
+    ratio = _median(f.chat.latencies_ms) / (calls_per_question * llm_p50)
     print(
         f"  ratio (question p50 / {calls_per_question:.2f} x LLM call p50): {ratio:.2f}"
         f"   (1.00 = no overhead)"
     )
-    return {
-        "latency_ms": statistics.median(chat.latencies_ms),
-        "latency_p95_ms": percentile(chat.latencies_ms, 0.95),
-        "outside_ms": statistics.median(outside),
-        "outside_p95_ms": percentile(outside, 0.95),
-        "questions_per_second": answered / chat_wall,
-        "errors": float(len(chat.errors) + len(solo.errors)),
-        "solo_outside_ms": statistics.median(solo_outside) if solo_outside else float("nan"),
+    figures = {
+        "latency_ms": _median(f.chat.latencies_ms),
+        "latency_p95_ms": percentile(f.chat.latencies_ms, 0.95),
+        "outside_ms": _median(outside),
+        "outside_p95_ms": loaded_p95,
+        "questions_per_second": answered / f.chat_wall,
+        "errors": float(len(f.chat.errors) + len(f.solo.errors) + len(f.in_process.errors)),
+        "solo_outside_ms": solo_p50,
+        "solo_host_cpu_ms": f.solo.cpu_ms_per_question(),
+        "solo_outside_p95_ms": percentile(solo_outside, 0.95) if solo_outside else float("nan"),
         "llm_calls_per_question": calls_per_question,
+        "chat_round_trip_ms": chat_rt,
+        "embedding_round_trip_ms": embedding_rt,
         "baseline_ms": llm_p50,
-        "baseline_p95_ms": percentile(baseline.latencies_ms, 0.95),
-        "baseline_errors": float(len(baseline.errors)),
+        "baseline_p95_ms": percentile(f.baseline.latencies_ms, 0.95),
+        "baseline_errors": float(len(f.baseline.errors) + f.round_trip_errors),
         "ratio": ratio,
+        "service_outside_ms": _median(service_outside),
     }
+    figures.update(_print_breakdown(f, chat_rt, embedding_rt, service_outside, solo_p50))
+    return figures
+
+
+def _mean(values: Sequence[int]) -> float:
+    return sum(values) / len(values) if values else float("nan")
+
+
+def _print_breakdown(
+    f: _Figures,
+    chat_rt: float,
+    embedding_rt: float,
+    service_outside: list[float],
+    solo_p50: float,
+) -> dict[str, float]:
+    print(
+        f"breakdown: {len(f.stages)} questions asked one by one in this process through the "
+        f"service layer (no HTTP); medians in ms"
+    )
+    figures: dict[str, float] = {}
+    for step in STEPS:
+        values = [stage[step] for stage in f.stages if step in stage]
+        if step == "condense":  # only follow-ups make the call
+            values = [value for value in values if value >= chat_rt / 2]
+        if not values:
+            print(f"  {step:16} (not reached)")
+            continue
+        median = statistics.median(values)
+        figures[f"step_{step}_ms"] = median
+        kind = MODEL_STEPS.get(step)
+        if kind is None:
+            print(f"  {step:16} {median:8.2f}")
+            continue
+        trip = chat_rt if kind == "chat" else embedding_rt
+        print(
+            f"  {step:16} {median:8.2f}   less the fake's round trip ({trip:.2f}): "
+            f"{median - trip:6.2f} in LangChain and the openai client"
+            + (f" (follow-ups only, n={len(values)})" if step == "condense" else "")
+        )
+        figures[f"step_{step}_client_ms"] = median - trip
+    service_p50 = _median(service_outside)
+    print(f"  service layer, outside the model calls: {describe(service_outside)}")
+    print(f"  CPU of this process per question: {f.in_process.cpu_ms_per_question():.1f} ms")
+    figures["service_cpu_ms"] = f.in_process.cpu_ms_per_question()
+    print(
+        f"  local host, HTTP and adapter (one client's p50 over HTTP less the service's): "
+        f"{solo_p50 - service_p50:.2f}"
+    )
+    figures["http_hop_ms"] = solo_p50 - service_p50
+    return figures
 
 
 def main() -> None:
@@ -291,6 +631,10 @@ def main() -> None:
         "--baseline-seconds", type=float, default=None, help="default: --seconds, at most 10"
     )
     parser.add_argument("--solo-seconds", type=float, default=10.0)
+    parser.add_argument("--breakdown-questions", type=int, default=40)
+    parser.add_argument(
+        "--fake-here", action="store_true", help="serve the fake from this process (as before)"
+    )
     args = parser.parse_args()
     run(
         args.seconds,
@@ -299,6 +643,8 @@ def main() -> None:
         args.videos,
         args.baseline_seconds,
         args.solo_seconds,
+        args.breakdown_questions,
+        args.fake_here,
     )
 
 

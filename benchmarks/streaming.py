@@ -2,10 +2,11 @@
 
 The local host (`python -m local_host`, a subprocess) serves the app against a fresh database with
 `OPENAI_BASE_URL` pointing at the fake OpenAI server of the tests (tests/support/fake_openai.py),
-which streams its answer word by word: `--first-token-ms` before the first word, `--token-ms`
-after each word. A non-streamed completion (the condense step of a follow-up) answers after
-`--first-token-ms`. One client (httpx) asks with `Accept: text/event-stream` and notes when the
-first `delta` event arrives and when `done` arrives, for three kinds of question:
+run in a process of its own (benchmarks/fake_llm.py: no GIL shared with the client that times
+the stream), which streams its answer word by word: `--first-token-ms` before the first word,
+`--token-ms` after each word. A non-streamed completion (the condense step of a follow-up)
+answers after `--first-token-ms`. One client (httpx) asks with `Accept: text/event-stream` and
+notes when the first `delta` event arrives and when `done` arrives, for three kinds of question:
 
 - first: a session's first question (no history: the app makes no condense call);
 - follow-up: a question that leans on the conversation ("And what about its price?"), which the
@@ -32,7 +33,8 @@ import httpx
 
 from benchmarks.chat import transcript_segments
 from benchmarks.common import describe, fake_llm_settings, local_host, machine, migrated_database
-from tests.support.fake_openai import FakeOpenAI, fake_openai_server
+from benchmarks.fake_llm import fake_llm_process
+from tests.support.fake_openai import FakeOpenAI
 
 SESSION_HEADER = "X-Session-Id"
 STREAM = {"Accept": "text/event-stream"}
@@ -84,18 +86,17 @@ def _stream_times(
 
 def run(runs: int = 15, first_token_ms: float = 300.0, token_ms: float = 20.0) -> dict[str, float]:
     """Measure; prints the figures and returns them (milliseconds)."""
-    fake = FakeOpenAI(
-        chat_replies=_reply,
-        first_token_delay_seconds=first_token_ms / 1000,
-        token_delay_seconds=token_ms / 1000,
-        delay_seconds=first_token_ms / 1000,
-        only_path_containing="/chat/completions",
-    )
     times: dict[str, list[tuple[float, float]]] = {kind: [] for kind in (*QUESTIONS, "baseline")}
     condense_calls: dict[str, int] = dict.fromkeys(QUESTIONS, 0)
     with (
         migrated_database() as url,
-        fake_openai_server(fake),
+        fake_llm_process(
+            _reply,
+            first_token_delay_seconds=first_token_ms / 1000,
+            token_delay_seconds=token_ms / 1000,
+            delay_seconds=first_token_ms / 1000,
+            only_path_containing="/chat/completions",
+        ) as fake,
         tempfile.TemporaryDirectory(prefix="bench-streaming-") as tmp,
     ):
         settings = fake_llm_settings(url, fake.base_url)
@@ -106,13 +107,11 @@ def run(runs: int = 15, first_token_ms: float = 300.0, token_ms: float = 20.0) -
             headers = {**STREAM, SESSION_HEADER: _session_with_videos(http)}
 
             def ask(kind: str) -> tuple[float, float]:
-                with fake.lock:
-                    before = len(fake.chat_requests)
+                before = fake.counts().chat
                 result = _stream_times(
                     http, "/chat", {"message": QUESTIONS[kind]}, headers, "event: done"
                 )
-                with fake.lock:
-                    condense_calls[kind] += len(fake.chat_requests) - before - 1
+                condense_calls[kind] += fake.counts().chat - before - 1
                 return result
 
             ask("first")  # warm-up: the first request of a process loads LangChain and openai
