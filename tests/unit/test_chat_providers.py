@@ -184,13 +184,35 @@ def test_an_empty_condensed_question_falls_back_to_the_original() -> None:
     assert answerer.standalone_question("And the price?", HISTORY) == "And the price?"
 
 
-def test_chains_are_built_once_and_reused() -> None:
-    model = FakeListChatModel(responses=["One [1].", "Two [1]."])
-    answerer = LangChainAnswerer(model, "m")
-    assert answerer.answer("q", PASSAGES[:1], []) == "One [1]."
-    chain = answerer._chain("answer")
-    assert answerer.answer("q", PASSAGES[:1], []) == "Two [1]."
-    assert answerer._chain("answer") is chain
+def test_the_model_gets_the_messages_langchain_prompt_templates_would_make() -> None:
+    """The answerer calls the model with its messages directly (no LCEL chain): they are those
+    a ChatPromptTemplate of the same parts would make, braces in passages and questions
+    included."""
+    from langchain_core.prompts import ChatPromptTemplate, MessagesPlaceholder
+
+    from services.video_rag.domain.prompts import format_passages
+    from services.video_rag.providers.chat import ANSWER_TEMPLATE
+
+    odd = Passage(3, SURFACE, "T", 1.0, 2.0, "A {placeholder} and {{braces}} and a } alone.")
+    question = "What does {placeholder} mean?"
+    model = RecordingChatModel()
+    LangChainAnswerer(model, "m").answer(question, [*PASSAGES[:1], odd], HISTORY)
+    template = ChatPromptTemplate(
+        [
+            ("system", SYSTEM_INSTRUCTIONS),
+            MessagesPlaceholder("history"),
+            ("human", ANSWER_TEMPLATE),
+        ]
+    )
+    expected = template.format_messages(
+        history=[
+            HumanMessage(m.content) if m.role == "user" else AIMessage(m.content) for m in HISTORY
+        ],
+        passages=format_passages([*PASSAGES[:1], odd]),
+        question=question,
+    )
+    (messages,) = model.calls
+    assert [(type(m), m.content) for m in messages] == [(type(m), m.content) for m in expected]
 
 
 @pytest.mark.parametrize("reply", ["", "  \n "])

@@ -13,8 +13,8 @@ import logging
 import re
 import sys
 import threading
-from collections.abc import AsyncIterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Final, Literal, Protocol
+from collections.abc import AsyncIterator, Sequence
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from services.video_rag.domain.moments import (
     Moment,
@@ -45,7 +45,7 @@ from services.video_rag.domain.whole_video import outline
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
     from langchain_core.messages import BaseMessage
-    from langchain_core.runnables import Runnable
+    from langchain_core.runnables import RunnableConfig
 
     from services.video_rag.settings import Settings
 
@@ -215,14 +215,16 @@ def _render_conversation(history: Sequence[HistoryMessage]) -> str:
 
 
 class LangChainAnswerer:
-    """Answers with a LangChain chat model through LCEL chains (built on first use).
+    """Answers with a LangChain chat model, called directly with its messages (an LCEL chain of
+    prompt template, model and output parser cost half a millisecond more per call for the same
+    messages: a run and callbacks per step).
 
-    The answer chain is ``SYSTEM_INSTRUCTIONS`` (``WHOLE_VIDEO_INSTRUCTIONS`` for questions about
+    The answer prompt is ``SYSTEM_INSTRUCTIONS`` (``WHOLE_VIDEO_INSTRUCTIONS`` for questions about
     whole videos), the history as Human/AI messages, then `ANSWER_TEMPLATE` with the formatted
-    passages and the question; the condense chain is ``CONDENSE_INSTRUCTIONS`` then
-    `CONDENSE_TEMPLATE` with the conversation as text; the notes chain is
-    ``PART_NOTES_INSTRUCTIONS`` then `NOTES_TEMPLATE`. Provider errors become ChatTimeout or
-    ChatFailed.
+    passages and the question; the condense prompt is ``CONDENSE_INSTRUCTIONS`` then
+    `CONDENSE_TEMPLATE` with the conversation as text; the notes prompt is
+    ``PART_NOTES_INSTRUCTIONS`` then `NOTES_TEMPLATE`. Every call reports its token usage to the
+    tally (a callback). Provider errors become ChatTimeout or ChatFailed.
     """
 
     context_limited = True
@@ -232,49 +234,27 @@ class LangChainAnswerer:
     ) -> None:
         self.model = model
         self.model_label = model_label
-        self._chains: dict[str, Runnable[dict[str, Any], str]] = {}
         self._tally = tally or TokenTally()
+        self._config: RunnableConfig | None = None
 
     def take_tokens_used(self) -> int:
         """The tokens the provider reported for this answerer's calls since the last call."""
         return self._tally.take()
 
-    def _chain(
-        self, name: Literal["answer", "whole", "condense", "notes"]
-    ) -> Runnable[dict[str, Any], str]:
-        if not self._chains:
-            from langchain_core.output_parsers import StrOutputParser
-            from langchain_core.prompts import ChatPromptTemplate, MessagesPlaceholder
+    def _run_config(self) -> RunnableConfig:
+        """The configuration of every call: the usage callback (built on first use; racing
+        threads may both build one, they are equivalent)."""
+        if self._config is None:
+            self._config = {"callbacks": [self._tally.callback()]}
+        return self._config
 
-            prompts = {
-                "answer": ChatPromptTemplate(
-                    [
-                        ("system", SYSTEM_INSTRUCTIONS),
-                        MessagesPlaceholder("history"),
-                        ("human", ANSWER_TEMPLATE),
-                    ]
-                ),
-                "whole": ChatPromptTemplate(
-                    [
-                        ("system", WHOLE_VIDEO_INSTRUCTIONS),
-                        MessagesPlaceholder("history"),
-                        ("human", ANSWER_TEMPLATE),
-                    ]
-                ),
-                "condense": ChatPromptTemplate(
-                    [("system", CONDENSE_INSTRUCTIONS), ("human", CONDENSE_TEMPLATE)]
-                ),
-                "notes": ChatPromptTemplate(
-                    [("system", PART_NOTES_INSTRUCTIONS), ("human", NOTES_TEMPLATE)]
-                ),
-            }
-            # Racing threads may both build the chains; they are equivalent and stateless.
-            usage = self._tally.callback()
-            self._chains = {
-                key: (prompt | self.model | StrOutputParser()).with_config(callbacks=[usage])
-                for key, prompt in prompts.items()
-            }
-        return self._chains[name]
+    @staticmethod
+    def _prompt(
+        instructions: str, human: str, history: Sequence[HistoryMessage] = ()
+    ) -> list[BaseMessage]:
+        from langchain_core.messages import HumanMessage, SystemMessage
+
+        return [SystemMessage(instructions), *_to_messages(history), HumanMessage(human)]
 
     def standalone_question(self, question: str, history: Sequence[HistoryMessage]) -> str:
         """Ask the model to rewrite a follow-up. No call (and no change) without history, nor
@@ -285,8 +265,11 @@ class LangChainAnswerer:
         """
         if not history or not looks_like_follow_up(question):
             return question
-        inputs = {"conversation": _render_conversation(history), "question": question}
-        rewritten = self._invoke(self._chain("condense"), inputs, "condense").strip()
+        human = CONDENSE_TEMPLATE.format(
+            conversation=_render_conversation(history), question=question
+        )
+        messages = self._prompt(CONDENSE_INSTRUCTIONS, human)
+        rewritten = self._invoke(messages, "condense").strip()
         if len(rewritten) >= 2 and rewritten[0] == rewritten[-1] and rewritten[0] in "\"'“”":
             rewritten = rewritten[1:-1].strip()
         return rewritten or question
@@ -301,8 +284,8 @@ class LangChainAnswerer:
         """The model's answer (stripped). With no passages: NO_ANSWER, without calling it."""
         if not passages:
             return NO_ANSWER
-        chain = self._chain("whole" if whole_videos else "answer")
-        text = self._invoke(chain, self._answer_inputs(question, passages, history), "answer")
+        messages = self._answer_prompt(question, passages, history, whole_videos)
+        text = self._invoke(messages, "answer")
         if not text.strip():
             raise ChatFailed("the language model returned an empty answer")
         return text.strip()
@@ -319,13 +302,12 @@ class LangChainAnswerer:
         if not passages:
             yield NO_ANSWER
             return
-        chain = self._chain("whole" if whole_videos else "answer")
-        inputs = self._answer_inputs(question, passages, history)
+        messages = self._answer_prompt(question, passages, history, whole_videos)
         pending = ""  # whitespace not sent yet: dropped if nothing follows it
         started = False
         try:
-            async for piece in chain.astream(inputs):
-                text = pending + str(piece)
+            async for chunk in self.model.astream(messages, self._run_config()):
+                text = pending + chunk.text
                 if not started:
                     text = text.lstrip()
                 body = text.rstrip()
@@ -342,29 +324,27 @@ class LangChainAnswerer:
 
     def part_notes(self, passages: Sequence[Passage]) -> str:
         """The model's notes on one part of a long transcript."""
-        inputs = {"transcript": format_passages(passages)}
-        return self._invoke(self._chain("notes"), inputs, "notes").strip()
+        human = NOTES_TEMPLATE.format(transcript=format_passages(passages))
+        return self._invoke(self._prompt(PART_NOTES_INSTRUCTIONS, human), "notes").strip()
 
-    @staticmethod
-    def _answer_inputs(
-        question: str, passages: Sequence[Passage], history: Sequence[HistoryMessage]
-    ) -> dict[str, Any]:
-        return {
-            "history": _to_messages(history),
-            "passages": format_passages(passages),
-            "question": question,
-        }
+    def _answer_prompt(
+        self,
+        question: str,
+        passages: Sequence[Passage],
+        history: Sequence[HistoryMessage],
+        whole_videos: bool,
+    ) -> list[BaseMessage]:
+        instructions = WHOLE_VIDEO_INSTRUCTIONS if whole_videos else SYSTEM_INSTRUCTIONS
+        human = ANSWER_TEMPLATE.format(passages=format_passages(passages), question=question)
+        return self._prompt(instructions, human, history)
 
-    def _invoke(
-        self, chain: Runnable[dict[str, Any], str], inputs: Mapping[str, Any], step: str
-    ) -> str:
+    def _invoke(self, messages: list[BaseMessage], step: str) -> str:
         try:
-            result = chain.invoke(dict(inputs))
+            return self.model.invoke(messages, self._run_config()).text
         except (ChatFailed, ChatTimeout):
             raise
         except Exception as exc:
             raise _provider_error(exc, step) from exc
-        return result if isinstance(result, str) else str(result)
 
 
 def _provider_error(exc: Exception, step: str) -> ChatFailed | ChatTimeout:
