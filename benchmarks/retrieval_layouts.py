@@ -191,7 +191,8 @@ def _nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
 
 def _side(plan: dict[str, Any], marker: str) -> dict[str, Any] | None:
     """The window node that ranks one side of the hybrid statement: the one whose own fields
-    (or whose sort's) mention `marker` (`<=>` for the vector side, `ts_rank_cd` for text)."""
+    (or whose sort's) mention `marker` (`<=>` for the vector side, `relevance` for text). Both
+    sides rank from one materialized scan, whose time counts in the side that reads it first."""
     for node in _nodes(plan):
         if node["Node Type"] != "WindowAgg":
             continue
@@ -241,13 +242,13 @@ def _explain(
         found.buffers.append(plan.get("Shared Hit Blocks", 0) + plan.get("Shared Read Blocks", 0))
         for marker, times, buffers in (
             ("<=>", found.vector_side_ms, found.vector_side_buffers),
-            ("ts_rank_cd", found.text_side_ms, found.text_side_buffers),
+            ("relevance", found.text_side_ms, found.text_side_buffers),
         ):
             side = _side(plan, marker)
             if side is not None:
                 times.append(side["Actual Total Time"])
                 buffers.append(side.get("Shared Hit Blocks", 0) + side.get("Shared Read Blocks", 0))
-                if marker == "ts_rank_cd":
+                if marker == "relevance":
                     found.text_side_rows.append(_sorted_rows(side))
         if index == 0:
             cursor.execute(f"EXPLAIN (ANALYZE, BUFFERS) {sql}", parameters)
