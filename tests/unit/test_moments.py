@@ -176,6 +176,21 @@ def test_rank_moments_soft_matches_similar_words() -> None:
     assert "fridge" in best.text
 
 
+def test_an_exact_word_beats_a_loose_match_for_a_word_nobody_said() -> None:
+    def similarity(left: Sequence[str], right: Sequence[str]) -> list[list[float]]:
+        pairs = {("plants", "garden"): 0.53}  # related, but not the answer
+        return [[1.0 if a == b else pairs.get((a, b), 0.0) for b in right] for a in left]
+
+    notes = _passage(
+        1,
+        "talk-1",
+        "Notes",
+        [(0.0, "The garden needs water every morning in summer."), (4.0, "Tomatoes like the sun.")],
+    )
+    best = rank_moments("Which plants like the sun?", [notes], words_similarity=similarity)[0]
+    assert best.text.startswith("Tomatoes like the sun")
+
+
 def test_rank_moments_takes_a_follow_up_context_and_named_videos() -> None:
     other = _passage(2, "laptop", "Aerolite Laptop", [(5.0, "The water resistance is fine.")])
     ranked = rank_moments("And the water?", [other, BREAD], "What about the flour?")

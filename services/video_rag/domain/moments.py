@@ -285,8 +285,11 @@ def rank_moments(
     if not units or not asked:
         return [Moment(p, start, end, 0.0) for p, start, end, _, _ in units]
     stems = [{stem(w) for w in unit[3]} for unit in units]
+    # A word no caption holds is as rare as one that a single caption holds: it is not more
+    # telling for being absent, and would otherwise let a loose soft match outweigh an exact one.
     rarity = {
-        w: math.log((len(units) + 1) / (sum(stem(w) in s for s in stems) + 0.5)) for w in asked
+        w: math.log((len(units) + 1) / (max(sum(stem(w) in s for s in stems), 1) + 0.5))
+        for w in asked
     }
     named_videos = {
         p.video_id
