@@ -12,11 +12,13 @@ What a client sees outside the model calls: each question's latency minus, for e
 made, the fake's own round trip, timed in the same run by replaying the very requests the app sent
 (last chat completion and embeddings bodies) from this process over a keep-alive connection. For
 one client alone (`--solo-seconds`) the calls of each question are counted exactly (the fake's
-counts before and after it); under load (`--clients` threads for `--seconds`) the mean per
-question is used, and the round trips are those of the same number of threads replaying requests
-at once (the baseline). Every client asks one question before the clock starts, so every measured
-question has history: a follow-up ("What about ...") makes two LLM calls (condense it, then
-answer), a self-contained one a single call, and a question the videos do not support none.
+counts before and after it); under load (`--clients` threads for `--seconds`) from what the
+client sees (a follow-up's condense call, an answer call unless the app answered "not found"
+itself; checked against the fake's total), and the round trips are those of the same number of
+threads replaying requests at once (the baseline). Every client asks one question before the
+clock starts, so every measured question has history: a follow-up ("What about ...") makes two
+LLM calls (condense it, then answer), a self-contained one a single call, and a question the
+videos do not support none.
 
 Breakdown (`--breakdown-questions`): the same questions asked one after another in this process
 through the service layer (no HTTP) with `Dependencies.chat_stage_observer`, printing the median
@@ -169,14 +171,19 @@ class Load:
 
     def __init__(self) -> None:
         self.latencies_ms: list[float] = []
+        self.model_calls: list[int] = []
         self.errors: list[str] = []
         self._lock = threading.Lock()
 
     def run(
-        self, clients: int, seconds: float, request: Callable[[int, httpx.Client], int]
+        self,
+        clients: int,
+        seconds: float,
+        request: Callable[[int, httpx.Client], tuple[int, int]],
     ) -> float:
         """Run `request(client_index, http)` in `clients` threads for `seconds`; each call returns
-        an HTTP status (200 is a success). Returns the wall time in seconds."""
+        an HTTP status (200 is a success) and the chat completions it cost. Returns the wall time
+        in seconds."""
         start = threading.Barrier(clients + 1)
         deadline = [0.0]
 
@@ -187,8 +194,9 @@ class Load:
                     if time.perf_counter() >= deadline[0]:
                         return
                     began = time.perf_counter()
+                    calls = 0
                     try:
-                        status = request(index, http)
+                        status, calls = request(index, http)
                         problem = None if status == 200 else f"HTTP {status}"
                     except httpx.HTTPError as exc:
                         problem = f"{type(exc).__name__}: {exc}"
@@ -196,6 +204,7 @@ class Load:
                     with self._lock:
                         if problem is None:
                             self.latencies_ms.append(elapsed)
+                            self.model_calls.append(calls)
                         else:
                             self.errors.append(problem)
 
@@ -349,6 +358,15 @@ def breakdown(
     return asked, reported
 
 
+def chat_calls(question: str, answer: str) -> int:
+    """The chat completions a question with history cost, from what the client sees: a condense
+    call for a follow-up (`looks_like_follow_up`), an answer call unless the app answered the
+    not-found sentence itself (the fake always cites passages)."""
+    from services.video_rag.domain.prompts import NO_ANSWER, looks_like_follow_up
+
+    return int(looks_like_follow_up(question)) + int(answer != NO_ANSWER)
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of process `pid` so far (Linux /proc; NaN elsewhere)."""
     try:
@@ -392,10 +410,13 @@ def run(
         with local_host_process(settings, log=Path(tmp) / "host.log") as (base, host):
             tokens = _prepare_sessions(base, max(clients, 1), videos)
 
-            def ask(index: int, http: httpx.Client) -> int:
-                body = {"message": random.choice(QUESTIONS)}
+            def ask(index: int, http: httpx.Client) -> tuple[int, int]:
+                question = random.choice(QUESTIONS)
                 headers = {SESSION_HEADER: tokens[index]}
-                return http.post(f"{base}/chat", json=body, headers=headers).status_code
+                response = http.post(f"{base}/chat", json={"message": question}, headers=headers)
+                if response.status_code != 200:
+                    return response.status_code, 0
+                return 200, chat_calls(question, response.json()["answer"])
 
             before = fake.counts()
             chat_wall = chat.run(clients, seconds, ask)
@@ -421,8 +442,8 @@ def run(
             embedding_url, embedding_body, 1, ROUND_TRIPS
         )
 
-        def complete(index: int, http: httpx.Client) -> int:
-            return http.post(chat_url, json=chat_body).status_code
+        def complete(index: int, http: httpx.Client) -> tuple[int, int]:
+            return http.post(chat_url, json=chat_body).status_code, 1
 
         baseline_wall = baseline.run(clients, baseline_seconds, complete)
         loaded_embedding_rt, loaded_embedding_errors = round_trips(
@@ -485,8 +506,8 @@ def _report(f: _Figures) -> dict[str, float]:
     llm_p50 = _median(f.baseline.latencies_ms)
     loaded_embedding_rt = _median(f.loaded_embedding_rt)
     outside = [
-        latency - calls_per_question * llm_p50 - embeddings_per_question * loaded_embedding_rt
-        for latency in f.chat.latencies_ms
+        latency - calls * llm_p50 - embeddings_per_question * loaded_embedding_rt
+        for latency, calls in zip(f.chat.latencies_ms, f.chat.model_calls, strict=True)
     ]
     solo_outside = f.solo.outside(chat_rt, embedding_rt)
     service_outside = f.in_process.outside(chat_rt, embedding_rt)
@@ -525,6 +546,10 @@ def _report(f: _Figures) -> dict[str, float]:
         f"  LLM calls the fake received:     {f.chat_calls} for {asked} questions "
         f"({calls_per_question:.2f} per question: the answer, + condense for follow-ups); "
         f"{f.embedding_calls} embedding requests"
+    )
+    print(
+        f"  calls attributed to questions:   {sum(f.chat.model_calls)} (a follow-up's condense "
+        f"call, an answer unless not found), the fake counted {f.chat_calls}"
     )
     print(f"  server time outside the fake:    {describe(outside)}")
     print(
@@ -584,11 +609,14 @@ def _print_breakdown(
     service_outside: list[float],
     solo_p50: float,
 ) -> dict[str, float]:
+    figures: dict[str, float] = {}
+    if not f.stages:
+        print("breakdown: none asked (--breakdown-questions 0)")
+        return figures
     print(
         f"breakdown: {len(f.stages)} questions asked one by one in this process through the "
         f"service layer (no HTTP); medians in ms"
     )
-    figures: dict[str, float] = {}
     for step in STEPS:
         values = [stage[step] for stage in f.stages if step in stage]
         if step == "condense":  # only follow-ups make the call
