@@ -6,9 +6,10 @@ then encoding JSON) competed for the GIL with the benchmark's client threads, an
 of them waited for the GIL showed up as the app's "overhead". Here it has its own interpreter and
 speaks HTTP/1.1 with keep-alive, as OpenAI does (the standard library's handler speaks HTTP/1.0 by
 default: a new TCP connection for every model call, which no real deployment pays), with
-TCP_NODELAY; a streamed answer, which has no Content-Length, still closes its connection. The server also listens with a
-backlog of 128 instead of the standard library's 5 (16 simultaneous connections would otherwise
-wait for TCP's one-second SYN retry).
+TCP_NODELAY (the handler writes headers and body separately: with Nagle's algorithm the body would
+wait for the client's delayed ACK, 40 ms); a streamed answer, which has no Content-Length, still
+closes its connection. The server also listens with a backlog of 128 instead of the standard
+library's 5 (16 simultaneous connections would otherwise wait for TCP's one-second SYN retry).
 
 The parent talks to it through a pipe: how many requests it received, and the last bodies it
 received (so that a benchmark can replay exactly what the app sent, to time the fake's own
