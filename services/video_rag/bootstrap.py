@@ -47,6 +47,7 @@ class Dependencies:
     _checked_embedder: CheckedEmbedder | None = field(default=None, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
     _embedder_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    _answerer_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     @property
     def engine(self) -> Engine:
@@ -125,13 +126,18 @@ class Dependencies:
         )
 
     def get_answerer(self) -> Answerer:
-        """What writes answers: an LLM through langchain, or the offline extractive answerer."""
+        """What writes answers: an LLM through langchain, or the offline extractive answerer.
+        Built once and shared by every thread, so that the process keeps one model client (one
+        pool of kept-alive connections to the provider), even when the first questions arrive
+        together."""
         if self.answerer is None:
-            from services.video_rag.providers.chat import build_answerer
+            with self._answerer_lock:
+                if self.answerer is None:
+                    from services.video_rag.providers.chat import build_answerer
 
-            self.answerer = build_answerer(
-                self.settings, timeout_seconds=float(self.settings.llm_timeout_seconds)
-            )
+                    self.answerer = build_answerer(
+                        self.settings, timeout_seconds=float(self.settings.llm_timeout_seconds)
+                    )
         return self.answerer
 
     def close(self) -> None:
