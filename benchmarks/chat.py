@@ -64,6 +64,7 @@ from benchmarks.common import (
     percentile,
 )
 from benchmarks.fake_llm import FakeCounts, fake_llm_process
+from services.video_rag.service.chat import PASSAGE_STAGES
 from tests.support.fake_openai import FakeOpenAI, fake_openai_server
 
 QUESTIONS = (
@@ -86,16 +87,7 @@ ROUND_TRIPS = 60
 # Targets of issue 15 (milliseconds outside the model calls).
 SOLO_TARGET_P50_MS = 20.0
 LOADED_TARGET_P95_MS = 60.0
-STEPS = (
-    "prepare_tx",
-    "condense",
-    "embed",
-    "retrieve_tx",
-    "not_found_check",
-    "answer",
-    "citations",
-    "store_tx",
-)
+STEPS = PASSAGE_STAGES
 MODEL_STEPS = {"condense": "chat", "answer": "chat", "embed": "embeddings"}
 
 

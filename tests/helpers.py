@@ -6,11 +6,18 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-from typing import Any
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit
 
 import azure.functions as func
 from azure.functions.decorators.http import HttpTrigger
+
+if TYPE_CHECKING:
+    from services.video_rag.bootstrap import Dependencies
+    from tests.support.fake_openai import FakeOpenAI
 
 _registered: dict[str, Any] = {}
 _registered_lock = threading.Lock()
@@ -171,3 +178,43 @@ def ask(headers: dict[str, str], message: str, **extra: Any) -> dict[str, Any]:
     assert response.status_code == 200, response.get_body()
     result: dict[str, Any] = body_of(response)
     return result
+
+
+# A transcript that answers QUESTION, a question that is no follow-up (one model call, no condense).
+BATTERY_TRANSCRIPT = {
+    "video_id": "batteryvid1",
+    "format": "segments",
+    "content": [{"text": "The battery lasts nine hours.", "start": 0.0, "duration": 5.0}],
+}
+QUESTION = "How long does the battery last on one charge?"
+
+
+@contextmanager
+def app_with_model(
+    deps: Dependencies,
+    clock: Callable[[], datetime],
+    fake: FakeOpenAI,
+    api_key: str | None = "sk-test",
+    **settings: str,
+) -> Iterator[tuple[Dependencies, FakeOpenAI]]:
+    """For the block, the app answers and embeds with the REAL langchain-openai clients against
+    `fake`, served on a local port (`OPENAI_BASE_URL`), with `settings` on top; afterwards the
+    test's own `deps` are back. Yields the app's dependencies and the fake."""
+    from services.video_rag.bootstrap import Dependencies, set_dependencies
+    from services.video_rag.settings import load_settings
+    from tests.support.fake_openai import fake_openai_server
+
+    with fake_openai_server(fake) as server:
+        environ = {
+            "PG_VECTOR_CONNECTION_STRING": str(deps.settings.database_url),
+            "OPENAI_BASE_URL": f"{server.base_url}/v1",
+            **({"OPENAI_API_KEY": api_key} if api_key else {}),
+            **settings,
+        }
+        app = Dependencies(settings=load_settings(environ), clock=clock)
+        set_dependencies(app)
+        try:
+            yield app, server
+        finally:
+            set_dependencies(deps)
+            app.close()

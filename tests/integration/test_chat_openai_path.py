@@ -8,11 +8,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from services.video_rag.bootstrap import Dependencies, set_dependencies
-from services.video_rag.settings import load_settings
+from services.video_rag.bootstrap import Dependencies
 from tests.conftest import FakeClock
-from tests.helpers import body_of, invoke
-from tests.support.fake_openai import FakeOpenAI, fake_openai_server
+from tests.helpers import app_with_model, body_of, invoke
+from tests.support.fake_openai import FakeOpenAI
 
 pytestmark = [pytest.mark.db]
 
@@ -28,21 +27,11 @@ CAPTIONS = [
 
 @pytest.fixture
 def openai_deps(deps: Dependencies, clock: FakeClock) -> Iterator[tuple[Dependencies, FakeOpenAI]]:
-    with fake_openai_server(FakeOpenAI(chat_replies=["It lasts nine hours [1]."])) as server:
-        settings = load_settings(
-            {
-                "PG_VECTOR_CONNECTION_STRING": str(deps.settings.database_url),
-                "OPENAI_BASE_URL": f"{server.base_url}/v1",
-                "OPENAI_API_KEY": "sk-test",
-                "EMBEDDING_BATCH_SIZE": "8",
-                "LLM_TIMEOUT_SECONDS": "1",
-            }
-        )
-        openai = Dependencies(settings=settings, clock=clock)
-        set_dependencies(openai)
-        yield openai, server
-        set_dependencies(deps)
-        openai.close()
+    fake = FakeOpenAI(chat_replies=["It lasts nine hours [1]."])
+    with app_with_model(
+        deps, clock, fake, EMBEDDING_BATCH_SIZE="8", LLM_TIMEOUT_SECONDS="1"
+    ) as pair:
+        yield pair
 
 
 def test_ingest_and_chat_through_the_real_openai_clients(

@@ -23,26 +23,12 @@ from services.video_rag.providers.chat import LangChainAnswerer
 from services.video_rag.service import chat
 from services.video_rag.service.sessions import end_session
 from tests.conftest import FakeClock
-from tests.helpers import body_of, invoke
+from tests.helpers import BATTERY_TRANSCRIPT, QUESTION, body_of, invoke
 
 pytestmark = [pytest.mark.db]
 
-TRANSCRIPT = {
-    "video_id": "batteryvid1",
-    "format": "segments",
-    "content": [{"text": "The battery lasts nine hours.", "start": 0.0, "duration": 5.0}],
-}
-QUESTION = "How long does the battery last on one charge?"
-STAGES = {
-    "prepare_tx",
-    "condense",
-    "embed",
-    "retrieve_tx",
-    "not_found_check",
-    "answer",
-    "citations",
-    "store_tx",
-}
+TRANSCRIPT = BATTERY_TRANSCRIPT
+STAGES = set(chat.PASSAGE_STAGES)
 
 
 def reply(text: str, tokens: int) -> AIMessage:

@@ -10,12 +10,11 @@ from dataclasses import replace
 
 import pytest
 
-from services.video_rag.bootstrap import Dependencies, set_dependencies
+from services.video_rag.bootstrap import Dependencies
 from services.video_rag.domain.prompts import WHOLE_VIDEO_INSTRUCTIONS
-from services.video_rag.settings import load_settings
 from tests.conftest import FakeClock
-from tests.helpers import ask, body_of, invoke, session_with
-from tests.support.fake_openai import FakeOpenAI, fake_openai_server
+from tests.helpers import app_with_model, ask, body_of, invoke, session_with
+from tests.support.fake_openai import FakeOpenAI
 
 pytestmark = [pytest.mark.db]
 
@@ -101,19 +100,10 @@ def test_an_ordinary_question_still_uses_retrieval(deps: Dependencies) -> None:
 
 @pytest.fixture
 def model(deps: Dependencies, clock: FakeClock) -> Iterator[tuple[Dependencies, FakeOpenAI]]:
-    with fake_openai_server(FakeOpenAI(chat_replies=["It is about baking bread [1][3]."])) as fake:
-        settings = load_settings(
-            {
-                "PG_VECTOR_CONNECTION_STRING": str(deps.settings.database_url),
-                "OPENAI_BASE_URL": f"{fake.base_url}/v1",
-                "OPENAI_API_KEY": "sk-test",
-            }
-        )
-        with_model = Dependencies(settings=settings, clock=clock)
-        set_dependencies(with_model)
-        yield with_model, fake
-        set_dependencies(deps)
-        with_model.close()
+    with app_with_model(
+        deps, clock, FakeOpenAI(chat_replies=["It is about baking bread [1][3]."])
+    ) as pair:
+        yield pair
 
 
 def test_whole_transcripts_reach_the_model(model: tuple[Dependencies, FakeOpenAI]) -> None:

@@ -15,24 +15,14 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from services.video_rag.bootstrap import Dependencies, set_dependencies
+from services.video_rag.bootstrap import Dependencies
 from services.video_rag.db.models import ClientRateWindow, LlmUsage, Transcript
 from services.video_rag.service.maintenance import cleanup_expired_sessions
-from services.video_rag.settings import load_settings
-from tests.conftest import FakeClock
-from tests.helpers import body_of, invoke
-from tests.support.fake_openai import FakeOpenAI, fake_openai_server
+from tests.conftest import CLIENT_LIMITS_OFF, FakeClock
+from tests.helpers import BATTERY_TRANSCRIPT, QUESTION, app_with_model, body_of, invoke
+from tests.support.fake_openai import FakeOpenAI
 
 pytestmark = [pytest.mark.db]
-
-TRANSCRIPT = {
-    "video_id": "batteryvid1",
-    "format": "segments",
-    "content": [{"text": "The battery lasts nine hours.", "start": 0.0, "duration": 5.0}],
-}
-
-# Not a follow-up: each question is one model call (no condense step).
-QUESTION = "How long does the battery last on one charge?"
 
 
 def from_address(address: str, session: str | None = None) -> dict[str, str]:
@@ -53,7 +43,10 @@ def new_session(address: str) -> str:
 def session_with_video(address: str) -> str:
     session = new_session(address)
     added = invoke(
-        "POST", "videos", headers={"X-Session-Id": session}, json_body={"transcripts": [TRANSCRIPT]}
+        "POST",
+        "videos",
+        headers={"X-Session-Id": session},
+        json_body={"transcripts": [BATTERY_TRANSCRIPT]},
     )
     assert body_of(added)["videos"][0]["status"] == "added"
     return session
@@ -121,24 +114,16 @@ def test_only_the_hash_of_an_address_is_stored_and_the_cleanup_forgets_it(
 @pytest.fixture
 def budgeted(deps: Dependencies, clock: FakeClock) -> Iterator[tuple[Dependencies, FakeOpenAI]]:
     """An app answering with the real langchain-openai client and a 40-token daily budget."""
-    with fake_openai_server(FakeOpenAI(chat_replies=["It lasts nine hours [1]."])) as server:
-        settings = load_settings(
-            {
-                "PG_VECTOR_CONNECTION_STRING": str(deps.settings.database_url),
-                "OPENAI_BASE_URL": f"{server.base_url}/v1",
-                "OPENAI_API_KEY": "sk-test",
-                "LLM_DAILY_TOKEN_BUDGET": "40",
-                "SESSION_EXPIRE_MINUTES": "240",
-                "CHAT_RATE_LIMIT_PER_MINUTE": "0",
-                "CLIENT_CHAT_RATE_LIMIT_PER_MINUTE": "0",
-                "CLIENT_SESSION_RATE_LIMIT_PER_MINUTE": "0",
-            }
-        )
-        app = Dependencies(settings=settings, clock=clock)
-        set_dependencies(app)
-        yield app, server
-        set_dependencies(deps)
-        app.close()
+    with app_with_model(
+        deps,
+        clock,
+        FakeOpenAI(chat_replies=["It lasts nine hours [1]."]),
+        LLM_DAILY_TOKEN_BUDGET="40",
+        SESSION_EXPIRE_MINUTES="240",
+        CHAT_RATE_LIMIT_PER_MINUTE="0",
+        **CLIENT_LIMITS_OFF,
+    ) as pair:
+        yield pair
 
 
 def spent(deps: Dependencies) -> dict[date, int]:

@@ -16,10 +16,9 @@ from services.video_rag.bootstrap import Dependencies, set_dependencies
 from services.video_rag.db.models import Transcript
 from services.video_rag.domain.prompts import HistoryMessage, Passage
 from services.video_rag.providers.chat import OfflineExtractiveAnswerer
-from services.video_rag.settings import load_settings
 from tests.conftest import FakeClock
-from tests.helpers import ask, body_of, invoke, session_with
-from tests.support.fake_openai import FakeOpenAI, fake_openai_server
+from tests.helpers import app_with_model, ask, body_of, invoke, session_with
+from tests.support.fake_openai import FakeOpenAI
 
 pytestmark = [pytest.mark.db]
 
@@ -71,21 +70,11 @@ def local_model(deps: Dependencies, clock: FakeClock) -> Iterator[tuple[Dependen
     """The app with a local chat model and a local 768-wide embedding model on one server, the
     README's second Ollama pairing (`EMBEDDING_MODEL=nomic-embed-text`)."""
     fake = FakeOpenAI(dimensions=768, chat_replies=["From the transcript [1]."])
-    with fake_openai_server(fake) as server:
-        settings = load_settings(
-            {
-                "PG_VECTOR_CONNECTION_STRING": str(deps.settings.database_url),
-                "OPENAI_BASE_URL": f"{server.base_url}/v1",
-                "CHAT_MODEL": "llama3.2",
-                "EMBEDDING_MODEL": "nomic-embed-text",
-            }
-        )
-        assert settings.problems == ()
-        local = Dependencies(settings=settings, clock=clock)
-        set_dependencies(local)
+    with app_with_model(
+        deps, clock, fake, api_key=None, CHAT_MODEL="llama3.2", EMBEDDING_MODEL="nomic-embed-text"
+    ) as (local, server):
+        assert local.settings.problems == ()
         yield local, server
-        set_dependencies(deps)
-        local.close()
 
 
 def test_the_offline_embedder_retrieves_a_paraphrased_passage(

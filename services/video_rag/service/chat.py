@@ -98,10 +98,23 @@ class ChatAnswer:
     model: str
 
 
+# The steps of a question retrieved passage by passage, in order (a whole-video question has
+# `whole_videos` instead of `embed`, `retrieve_tx` and `not_found_check`).
+PASSAGE_STAGES = (
+    "prepare_tx",
+    "condense",
+    "embed",
+    "retrieve_tx",
+    "not_found_check",
+    "answer",
+    "citations",
+    "store_tx",
+)
+
+
 class Stages:
-    """Where one question's time went: milliseconds per step (`prepare_tx`, `condense`,
-    `embed`, `retrieve_tx`, `not_found_check`, `whole_videos`, `answer`, `citations`,
-    `store_tx`), each `lap` adding the time since the previous one. Reported, when the question
+    """Where one question's time went: milliseconds per step (`PASSAGE_STAGES`, or
+    `whole_videos`), each `lap` adding the time since the previous one. Reported, when the question
     is stored, to `Dependencies.chat_stage_observer` (the chat benchmark's breakdown) and to the
     DEBUG log."""
 
