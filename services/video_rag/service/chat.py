@@ -53,7 +53,12 @@ from services.video_rag.service.limits import (
     save_llm_usage,
     take_client_slot,
 )
-from services.video_rag.service.sessions import authenticate, lifetime, require_token
+from services.video_rag.service.sessions import (
+    authenticate,
+    authenticated,
+    lifetime,
+    require_token,
+)
 
 if TYPE_CHECKING:
     from services.video_rag.bootstrap import Dependencies
@@ -325,17 +330,13 @@ def store_answer(deps: Dependencies, prepared: PreparedQuestion, raw: str) -> Ch
 
 def list_messages(deps: Dependencies, token: str | None, newest: int | None) -> list[MessageRow]:
     """The caller's chat history, oldest first (only the newest `newest` when given)."""
-    token_hash = require_token(token)
-    with deps.uow() as uow:
-        session = authenticate(uow, token_hash, deps.clock(), lifetime(deps.settings))
+    with authenticated(deps, token) as (uow, session):
         return uow.chat.messages(session.id, newest)
 
 
 def clear_messages(deps: Dependencies, token: str | None) -> None:
     """Delete the caller's chat history; its videos stay."""
-    token_hash = require_token(token)
-    with deps.uow() as uow:
-        session = authenticate(uow, token_hash, deps.clock(), lifetime(deps.settings))
+    with authenticated(deps, token) as (uow, session):
         uow.chat.clear(session.id)
         uow.commit()
 

@@ -44,7 +44,7 @@ from services.video_rag.domain.youtube_urls import (
     video_link,
 )
 from services.video_rag.service.limits import take_client_slot
-from services.video_rag.service.sessions import authenticate, lifetime, require_token
+from services.video_rag.service.sessions import authenticated
 
 if TYPE_CHECKING:
     import numpy as np
@@ -305,18 +305,14 @@ def add_videos(
 
 def list_videos(deps: Dependencies, token: str | None) -> list[VideoView]:
     """The caller's videos, in the order they were added."""
-    token_hash = require_token(token)
-    with deps.uow() as uow:
-        session = authenticate(uow, token_hash, deps.clock(), lifetime(deps.settings))
+    with authenticated(deps, token) as (uow, session):
         return [_view(row) for row in uow.videos.list_for_session(session.id)]
 
 
 def remove_video(deps: Dependencies, token: str | None, video_id: str) -> None:
     """Remove one video from the caller's session (and its transcript if the session uploaded
     it). Raises VideoNotFound when the session does not have it, whoever else might."""
-    token_hash = require_token(token)
-    with deps.uow() as uow:
-        session = authenticate(uow, token_hash, deps.clock(), lifetime(deps.settings))
+    with authenticated(deps, token) as (uow, session):
         if not ANY_VIDEO_ID_PATTERN.fullmatch(video_id):  # e.g. a NUL: no video has that id
             raise VideoNotFound()
         if uow.videos.unlink(session.id, video_id) is None:
