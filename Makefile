@@ -11,7 +11,7 @@ PY := $(VENV)/bin/python
 RUN_STAMP := $(VENV)/.installed-run-py313
 DEV_STAMP := $(VENV)/.installed-dev-py313
 
-.PHONY: run test browser-deps bench bench-layouts bench-scale eval lint format migrate clean-db
+.PHONY: run test test-deps bench bench-layouts bench-scale eval lint format migrate clean-db
 
 $(RUN_STAMP): requirements.txt requirements-local.txt
 	@test -n "$(PYTHON)" || { echo "Python 3.13 is needed and none was found on PATH or under pyenv." \
@@ -34,15 +34,25 @@ local.settings.json:
 run: $(RUN_STAMP) local.settings.json
 	$(PY) -m local_host
 
-# The browser tests drive Debian's Chromium; without it (not root, no apt) they are skipped, with
-# the reason printed in the test summary.
-browser-deps:
-	@command -v chromium >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
-	  && echo "Installing Chromium for the browser tests..." \
-	  && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null 2>&1; } \
-	  || echo "Chromium is not installed: the browser tests will be skipped."
+# System tools some tests drive, from Debian: Chromium (browser tests), Node.js and npm (newman,
+# openapi-typescript, tsc). Installed with apt-get as root, or through passwordless sudo; without
+# either, the tests that need them are skipped with the reason in the test summary.
+test-deps:
+	@missing=""; command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	  command -v npm >/dev/null 2>&1 || missing="$$missing nodejs npm"; \
+	  if [ -n "$$missing" ]; then \
+	    if [ "$$(id -u)" = 0 ]; then sudo=""; elif sudo -n true 2>/dev/null; then sudo="sudo -n"; \
+	    else sudo=none; fi; \
+	    if [ "$$sudo" != none ] && command -v apt-get >/dev/null 2>&1; then \
+	      echo "Installing$$missing for the tests..."; \
+	      { $$sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq \
+	        && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; } >/dev/null 2>&1 \
+	      || echo "Could not install$$missing: the tests that need them will be skipped."; \
+	    else echo "Not installed:$$missing (needs root or sudo, and apt-get): those tests will be skipped."; \
+	    fi; \
+	  fi
 
-test: $(DEV_STAMP) browser-deps
+test: $(DEV_STAMP) test-deps
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: $(DEV_STAMP)

@@ -22,11 +22,10 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from services.video_rag.db.migrations import upgrade_to_head
-from services.video_rag.settings import normalize_database_url
+from services.video_rag.settings import SETTING_NAMES, normalize_database_url
 
 ROOT = Path(__file__).resolve().parents[1]
 HOST_STARTUP_SECONDS = 60
-_APP_PREFIXES = ("PG_", "SESSION_", "OPENAI", "AZURE_OPENAI", "LLM_", "YOUTUBE_", "WEBSHARE_")
 
 
 @contextmanager
@@ -143,7 +142,7 @@ def local_host_process(
     settings: Mapping[str, str], log: Path
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """`local_host`, yielding the server's process too (to read its memory)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(_APP_PREFIXES)}
+    env = {k: v for k, v in os.environ.items() if k not in SETTING_NAMES}
     env.update(
         YOUTUBE_PROXY_HTTP_URL="http://127.0.0.1:9",
         YOUTUBE_PROXY_HTTPS_URL="http://127.0.0.1:9",

@@ -1,5 +1,6 @@
-"""Abuse limits shared by every instance: fixed one-minute windows per client address (its
-SHA-256, never the address) and the model tokens spent per UTC day.
+"""Abuse limits shared by every instance: fixed windows (a minute, or an hour for stored
+passages) per client address (its SHA-256, never the address) and the model tokens spent per UTC
+day.
 
 Revision ID: 0006
 Revises: 0005

@@ -312,6 +312,8 @@ class Settings:
 DECLARED: Final[Mapping[str, Declared]] = {
     f.name: f.metadata["setting"] for f in fields(Settings) if "setting" in f.metadata
 }
+# Every app setting's name and alias (what a clean environment for a test host leaves out).
+SETTING_NAMES: Final = frozenset(name for spec in DECLARED.values() for name in spec.names)
 
 
 def setting_default(name: str) -> str | None:

@@ -184,11 +184,11 @@ def test_memory_benchmark_runs(
     server_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("BENCH_DATABASE_URL", server_url)
-    figures = memory.run(offline=True, uploads=2, passages=20)
+    figures = memory.run(offline=True, uploads=2, passages=20, runs=1)
     # The reproductions are refused before anything is embedded or stored.
     assert "invalid_transcript" in figures["repro-50k-segments"]["outcome"]
     assert "invalid_transcript" in figures["repro-36k-vtt-cues"]["outcome"]
     assert "transcript_too_long" in figures["vtt-25k-cues"]["outcome"]
     assert "{'added': 2}, 40 passages stored" in figures["max-chunks"]["outcome"]
-    assert figures["worst_one_mb"] >= 0
-    assert "worst single request" in capsys.readouterr().out
+    assert figures["worst_one_mb"] < 300  # even this tiny run stays far under the target
+    assert "largest single request" in capsys.readouterr().out

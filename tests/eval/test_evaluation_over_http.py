@@ -109,3 +109,15 @@ def test_the_benchmark_command_runs_against_a_running_server(
     figures = json.loads(output.read_text())
     assert figures["failed_requests"] == 0
     assert figures["overall"]["questions"] == len(load().questions)
+
+
+def test_answer_quality_does_not_fall_below_this_rounds_figures(
+    run: tuple[dict[str, Any], str],
+) -> None:
+    """Floors a change must not break (the figures of the README's table, less a margin for a
+    question or two): right video first, the not-found check, cited moments."""
+    overall = run[0]["overall"]
+    assert overall["right_video"]["percent"] >= 90
+    assert overall["false_not_found"]["count"] <= 1
+    assert overall["not_found_correct"]["count"] >= 4
+    assert overall["right_moment"]["percent"] >= 60

@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from services.video_rag.db.migrations import upgrade_to_head
+from services.video_rag.settings import SETTING_NAMES
 from tests.conftest import CLIENT_LIMITS_OFF, PROJECT_ROOT
 
 STARTUP_SECONDS = 60
@@ -30,18 +31,7 @@ def free_port() -> int:
 def clean_environment(**settings: str) -> dict[str, str]:
     """The test process's environment without app settings, plus `settings`. Any YouTube request
     goes to a closed local port, so no test can reach the internet through the host."""
-    app_prefixes = (
-        "PG_",
-        "SESSION_",
-        "OPENAI",
-        "AZURE_OPENAI",
-        "LLM_",
-        "YOUTUBE_",
-        "WEBSHARE_",
-        "CLIENT_",
-        "TRUSTED_",
-    )
-    env = {k: v for k, v in os.environ.items() if not k.startswith(app_prefixes)}
+    env = {k: v for k, v in os.environ.items() if k not in SETTING_NAMES}
     env.update(
         {
             **CLIENT_LIMITS_OFF,

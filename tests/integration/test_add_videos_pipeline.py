@@ -6,6 +6,7 @@ responses built from the service's objects without changing them."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from types import TracebackType
@@ -283,3 +284,35 @@ def test_the_response_leaves_the_service_objects_as_they_were(
         "chunks": None,
         "error": {"code": "invalid_url", "message": "bad"},
     }
+
+
+class OverlapEmbeddings(CountingEmbeddings):
+    """CountingEmbeddings that take a moment and record how many items embed at once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.now = self.most = 0
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        with self._lock:
+            self.now += 1
+            self.most = max(self.most, self.now)
+        time.sleep(0.05)
+        with self._lock:
+            self.now -= 1
+        return super().embed_documents(texts)
+
+
+def test_at_most_ingest_concurrency_items_hold_vectors_at_once(deps: Dependencies) -> None:
+    """Memory follows INGEST_CONCURRENCY, not MAX_VIDEOS_PER_REQUEST: however many uploads a
+    request carries, only that many are embedded (and hold their vectors) at the same time."""
+    embedder = OverlapEmbeddings()
+    deps.embedder = embedder
+    deps.settings = replace(deps.settings, ingest_concurrency=2)
+    uploads = [
+        {"video_id": f"many{index}", "format": "segments", "content": segments(3)}
+        for index in range(8)
+    ]
+    results = add(new_session(), transcripts=uploads)
+    assert [r["status"] for r in results] == ["added"] * 8
+    assert 1 <= embedder.most <= 2

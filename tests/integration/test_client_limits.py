@@ -228,3 +228,21 @@ def test_passages_per_transcript_and_per_session_are_limited(
     assert upload("d", 2)["status"] == "added"  # exactly 12
     stored = db.scalars(select(Transcript.video_id).order_by(Transcript.video_id)).all()
     assert stored == ["a", "b", "d"]  # nothing of the refused ones
+
+
+def test_behind_front_door_the_entry_front_door_appended_names_the_client(
+    deps: Dependencies,
+) -> None:
+    """TRUSTED_PROXY_HOPS=2: Front Door appends the caller's address, then Azure's front end
+    appends Front Door's; every caller shares that last entry, so the one before it counts."""
+    deps.settings = replace(
+        deps.settings, trusted_proxy_hops=2, client_session_rate_limit_per_minute=1
+    )
+
+    def create(caller: str, own: str = "192.0.2.200") -> int:
+        forwarded = f"{own}, {caller}:50000, 203.0.113.250:443"
+        return invoke("POST", "sessions", headers={"X-Forwarded-For": forwarded}).status_code
+
+    assert create("198.51.100.31") == 201
+    assert create("198.51.100.32") == 201  # another caller behind the same Front Door edge
+    assert create("198.51.100.31", own="10.1.2.3") == 429  # its own first entry changes nothing

@@ -15,7 +15,7 @@ from services.video_rag.bootstrap import Dependencies
 from services.video_rag.domain.errors import SessionNotFound
 from services.video_rag.service import chat as chat_service
 from services.video_rag.service import sessions as session_service
-from tests.helpers import body_of, invoke, session_with
+from tests.helpers import body_of, http_functions_by_route, invoke, session_with
 from tests.local_host import toy_app
 from tests.local_host.asgi_client import AsgiClient
 
@@ -36,11 +36,22 @@ def test_a_json_integer_of_4301_digits_is_invalid_json() -> None:
     assert error_of(invoke("POST", "sessions", body=body), 400)["code"] == "invalid_json"
 
 
-@pytest.mark.parametrize("depth", [33, 983, 984, 985, 5000])
-@pytest.mark.parametrize("route", ["getorcreatesession", "sessions", "chat", "videos"])
-def test_json_nested_too_deep_is_invalid_json_on_every_route(route: str, depth: int) -> None:
+# Every route and method that reads a JSON body (the legacy GET routes take one too).
+BODY_ROUTES = sorted(
+    (route, method)
+    for route, function in http_functions_by_route().items()
+    for method in function.get_user_function().allowed_methods
+    if method == "POST" or route in ("getchatmessagehistory", "getvideos")
+)
+
+
+@pytest.mark.parametrize("depth", [33, 983, 984, 985])
+@pytest.mark.parametrize(("route", "method"), BODY_ROUTES)
+def test_json_nested_too_deep_is_invalid_json_on_every_route(
+    route: str, method: str, depth: int
+) -> None:
     body = ('{"zz":' + "[" * depth + "]" * depth + "}").encode()
-    response = invoke("POST", route, body=body, headers=session_with())
+    response = invoke(method, route, body=body, headers=session_with())
     error = error_of(response, 400)
     assert error["code"] == "invalid_json"
 

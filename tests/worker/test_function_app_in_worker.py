@@ -91,6 +91,7 @@ def test_a_session_streams_an_answer_through_the_worker(
 
     # The model holds its answer after the first word until the test has read the first event.
     model.stream_gate = threading.Event()
+    completed_before = model.streams_completed
     events: list[Event] = []
     try:
         with worker.stream(
@@ -105,6 +106,8 @@ def test_a_session_streams_an_answer_through_the_worker(
                 events.append(event)
                 if len(events) == 1:
                     assert event.name == "delta"
+                    # Not buffered: the first word arrived while the model was still writing.
+                    assert model.streams_completed == completed_before
                     model.stream_gate.set()  # only now can the rest of the answer be written
     finally:
         model.stream_gate.set()

@@ -304,12 +304,14 @@ async def _read_body(req: Request, limit: int) -> bytes | None:
     declared = req.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         return None
-    body = bytearray()
+    chunks: list[bytes] = []
+    size = 0
     async for chunk in req.stream():
-        body += chunk
-        if len(body) > limit:
+        size += len(chunk)
+        if size > limit:
             return None
-    return bytes(body)
+        chunks.append(chunk)
+    return b"".join(chunks)  # one copy of the body, not a buffer and then its copy
 
 
 def classic_request(req: Request, body: bytes) -> func.HttpRequest:

@@ -467,7 +467,8 @@ class OfflineExtractiveAnswerer:
     ) -> AsyncIterator[str]:
         """The same answer, word by word (each piece a word with the spaces before it), so that
         a front-end streams offline answers with the same code as a model's."""
-        answer = self.answer(question, passages, history, whole_videos)
+        # Ranking captions is CPU work: off the event loop that serves the other requests.
+        answer = await asyncio.to_thread(self.answer, question, passages, history, whole_videos)
         for piece in _WORD_PIECES.findall(answer):
             yield piece
             await asyncio.sleep(0)  # let the server send each piece on its own

@@ -46,6 +46,7 @@ from services.video_rag.domain.prompts import (
 from services.video_rag.domain.whole_video import videos_named, whole_video_kind
 from services.video_rag.domain.youtube_urls import video_link
 from services.video_rag.service.limits import (
+    WINDOW_SECONDS,
     add_llm_usage,
     check_llm_budget,
     record_llm_usage,
@@ -71,7 +72,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-RATE_WINDOW_SECONDS = 60
 # C0 control characters other than tab and newlines (PostgreSQL text cannot even hold NUL).
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 # How many stored messages are read before trimming them to the token budget.
@@ -359,9 +359,9 @@ def _valid_question(question: str, max_chars: int) -> str:
 def _take_slot(chat: ChatRepository, session_id: uuid.UUID, now: datetime, limit: int) -> None:
     if limit == 0:
         return
-    started, count = chat.take_question_slot(session_id, now, RATE_WINDOW_SECONDS)
+    started, count = chat.take_question_slot(session_id, now, WINDOW_SECONDS)
     if count > limit:
-        raise RateLimited(retry_after(started, now, RATE_WINDOW_SECONDS))
+        raise RateLimited(retry_after(started, now, WINDOW_SECONDS))
 
 
 def _history(rows: Sequence[MessageRow]) -> list[HistoryMessage]:
@@ -513,10 +513,12 @@ def _supported(settings: Settings, question: str, passages: Sequence[Passage]) -
         return True
     from services.video_rag.domain.relevance import support
     from services.video_rag.providers.embeddings import load_offline_model
+    from services.video_rag.settings import OFFLINE_EMBEDDING_DIMENSIONS
 
     try:
         model = load_offline_model()
     except RuntimeError:  # the offline model's package is missing: let the answerer decide
         return True
-    score = support(question, [p.text for p in passages], lambda texts: model.embed(texts, 256))
+    width = OFFLINE_EMBEDDING_DIMENSIONS
+    score = support(question, [p.text for p in passages], lambda texts: model.embed(texts, width))
     return score * 100 >= threshold

@@ -367,6 +367,7 @@ class _AddRequest:
     shared: dict[str, SharedTranscriptRow]  # the transcript to reuse, by YouTube id
     room: _Room
     connections: threading.BoundedSemaphore  # INGEST_CONCURRENCY units of work at once
+    embedding: threading.BoundedSemaphore  # INGEST_CONCURRENCY items embedded-and-stored at once
 
     @classmethod
     def check(
@@ -397,7 +398,8 @@ class _AddRequest:
         settings = deps.settings
         room = _Room(settings, videos=len(rows), chunks=sum(row.chunks for row in rows))
         connections = threading.BoundedSemaphore(settings.ingest_concurrency)
-        return cls(deps, session_id, languages, client, added, shared, room, connections)
+        embedding = threading.BoundedSemaphore(settings.ingest_concurrency)
+        return cls(deps, session_id, languages, client, added, shared, room, connections, embedding)
 
     def needs_work(self, item: AddItem) -> bool:
         """Whether the item goes through the pipeline (it is neither failed nor already in the
@@ -469,9 +471,10 @@ class _AddRequest:
     ) -> Iterator[tuple[list[Chunk], npt.NDArray[np.float32]]]:
         """Chunk -> take room for the passages in the session and count them against the
         client -> embed: the chunks and their vectors, for the block that stores them (the room
-        is given back if it fails)."""
+        is given back if it fails). At most INGEST_CONCURRENCY items of the request hold vectors
+        at once, so memory follows that, not MAX_VIDEOS_PER_REQUEST (fetching stays parallel)."""
         chunks = _chunk(self.deps, captions)
-        with self.room.taken(chunks=len(chunks)):
+        with self.embedding, self.room.taken(chunks=len(chunks)):
             self._count_passages(len(chunks))
             yield chunks, _embed(self.deps, chunks)
 
