@@ -248,7 +248,8 @@ class Settings:
     max_transcript_chars: int = _integer(
         "MAX_TRANSCRIPT_CHARS", MAX_TRANSCRIPT_CHARS, 1000, 20_000_000
     )
-    ingest_concurrency: int = _integer("INGEST_CONCURRENCY", 4, 1, 32)
+    # At most the connection pool (db.engine: 5 + 5 overflow).
+    ingest_concurrency: int = _integer("INGEST_CONCURRENCY", 4, 1, 10)
     max_message_chars: int = _integer("MAX_MESSAGE_CHARS", 2000, 1, 100_000)
     chat_rate_limit_per_minute: int = _integer("CHAT_RATE_LIMIT_PER_MINUTE", 10, 0, 10_000)
     client_chat_rate_limit_per_minute: int = _integer(
