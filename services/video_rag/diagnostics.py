@@ -36,6 +36,7 @@ _SECRET_FIELDS = frozenset(
         "openai_api_key",
         "azure_openai_api_key",
         "embedding_api_key",
+        "webshare_proxy_username",  # an account name: logged as set or not, like its password
         "webshare_proxy_password",
         "applicationinsights_connection_string",
     }
