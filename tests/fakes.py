@@ -13,6 +13,8 @@ from langchain_core.messages import BaseMessage
 from langchain_core.outputs import ChatResult
 
 from services.video_rag.domain.captions import Caption
+from services.video_rag.domain.prompts import HistoryMessage, Passage
+from services.video_rag.providers.chat import OfflineExtractiveAnswerer
 from services.video_rag.providers.youtube import (
     FetchedTranscript,
     TranscriptFetchError,
@@ -85,3 +87,22 @@ class RecordingChatModel(GenericFakeChatModel):
     def _generate(self, messages: list[BaseMessage], *args: Any, **kwargs: Any) -> ChatResult:
         self.received.append(list(messages))
         return super()._generate(messages, *args, **kwargs)
+
+
+class RecordingAnswerer(OfflineExtractiveAnswerer):
+    """The offline answerer, remembering the passages retrieval handed it. (It quotes only
+    passages that share a word with the question, so its sources alone would not show what
+    the embedder found.)"""
+
+    def __init__(self) -> None:
+        self.passages: list[Passage] = []
+
+    def answer(
+        self,
+        question: str,
+        passages: Sequence[Passage],
+        history: Sequence[HistoryMessage],
+        whole_videos: bool = False,
+    ) -> str:
+        self.passages = list(passages)
+        return super().answer(question, passages, history, whole_videos)

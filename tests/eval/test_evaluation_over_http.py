@@ -120,4 +120,4 @@ def test_answer_quality_does_not_fall_below_this_rounds_figures(
     assert overall["right_video"]["percent"] >= 90
     assert overall["false_not_found"]["count"] <= 1
     assert overall["not_found_correct"]["count"] >= 4
-    assert overall["right_moment"]["percent"] >= 60
+    assert overall["right_moment"]["percent"] >= 80

@@ -4,7 +4,7 @@ OpenAI-compatible server, and one session across a change of model (it never mix
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -14,9 +14,8 @@ from sqlalchemy.orm import Session
 from benchmarks.offline_embedders import TRANSCRIPTS
 from services.video_rag.bootstrap import Dependencies, set_dependencies
 from services.video_rag.db.models import Transcript
-from services.video_rag.domain.prompts import HistoryMessage, Passage
-from services.video_rag.providers.chat import OfflineExtractiveAnswerer
 from tests.conftest import FakeClock
+from tests.fakes import RecordingAnswerer
 from tests.helpers import app_with_model, ask, body_of, invoke, session_with
 from tests.support.fake_openai import FakeOpenAI
 
@@ -37,25 +36,6 @@ def upload(headers: dict[str, str], video_id: str, video: str) -> dict[str, Any]
     (result,) = body_of(added)["videos"]
     assert result["status"] == "added", result
     return dict(result)
-
-
-class RecordingAnswerer(OfflineExtractiveAnswerer):
-    """The offline answerer, remembering the passages retrieval handed it. (It quotes only
-    passages that share a word with the question, so its sources alone would not show what
-    the embedder found.)"""
-
-    def __init__(self) -> None:
-        self.passages: list[Passage] = []
-
-    def answer(
-        self,
-        question: str,
-        passages: Sequence[Passage],
-        history: Sequence[HistoryMessage],
-        whole_videos: bool = False,
-    ) -> str:
-        self.passages = list(passages)
-        return super().answer(question, passages, history, whole_videos)
 
 
 def stored_models(db: Session) -> dict[str, tuple[str, int]]:
@@ -156,6 +136,11 @@ def test_a_session_never_mixes_models_when_the_configuration_changes(
     set_dependencies(local)
     ask(headers, question)
     assert answerer.passages
+    assert {p.video_id for p in answerer.passages} == {"tomatoes001"}
+    # A question naming a video none of whose passages the configured model embedded is
+    # searched in every video instead.
+    answerer.passages = []
+    ask(headers, "Do the headphones say how often to water tomatoes?")
     assert {p.video_id for p in answerer.passages} == {"tomatoes001"}
     assert not server.chat_requests  # answered offline, retrieved with the local model
 

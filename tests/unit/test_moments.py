@@ -11,6 +11,7 @@ from services.video_rag.domain.captions import Caption
 from services.video_rag.domain.chunking import chunk_captions
 from services.video_rag.domain.moments import (
     Moment,
+    MomentWeights,
     best_excerpt,
     claims_by_marker,
     locate_quote,
@@ -197,6 +198,44 @@ def test_rank_moments_takes_a_follow_up_context_and_named_videos() -> None:
     assert ranked[0].passage.video_id == "bread"  # flour and water, over water alone
     named = rank_moments("Is the Aerolite waterproof?", [BREAD, other])
     assert {m.passage.video_id for m in named if m.named} == {"laptop"}
+
+
+OVEN = _passage(
+    3,
+    "bread",
+    "Sourdough Bread",
+    [
+        (260.0, "Put the Dutch oven in and bake for 20 minutes."),
+        (268.0, "Crank the oven up to 250 degrees first."),
+        (275.0, "The oven spring comes from the steam."),
+    ],
+)
+
+
+def test_a_caption_with_the_measure_asked_for_wins() -> None:
+    numbers_only = MomentWeights(unit=0.0)  # each caption has a number: a tie, the earliest
+    measures = MomentWeights()
+    assert "degrees" not in rank_moments("How hot?", [OVEN], weights=numbers_only)[0].text
+    assert (
+        "degrees" in rank_moments("How hot should the oven be?", [OVEN], weights=measures)[0].text
+    )
+    assert "20 minutes" in rank_moments("How long in the oven?", [OVEN], weights=measures)[0].text
+
+
+def test_the_word_a_which_question_asks_for_counts_more() -> None:
+    review = _passage(
+        1,
+        "phones",
+        "Sonara Q7",
+        [
+            (120.0, "They use Bluetooth 5.3 and support multipoint."),
+            (135.0, "Codec-wise you get SBC, AAC and LDAC."),
+        ],
+    )
+    question = "Which Bluetooth codecs does it support?"
+    assert rank_moments(question, [review])[0].text.startswith("Codec-wise")
+    flat = rank_moments(question, [review], weights=MomentWeights(focus=0.0))
+    assert flat[0].text.startswith("They use Bluetooth")
 
 
 def test_quote_span_starts_with_a_recent_sentence_and_ends_with_it() -> None:

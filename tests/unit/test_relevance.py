@@ -77,6 +77,13 @@ def test_a_question_of_several_parts_is_supported_when_one_part_is() -> None:
         "And how long do the headphones play?",
     ]
     assert question_parts("How long does the battery last?") == ["How long does the battery last?"]
+    several = "Is the keyboard included, and how long does the battery last?"
+    assert question_parts(several) == [
+        several,
+        "Is the keyboard included",
+        "how long does the battery last?",
+    ]
+    assert question_parts("Is salt and water all it needs?") == ["Is salt and water all it needs?"]
 
     def embed(texts: list[str]) -> list[list[float]]:  # a toy: one axis per topic word
         return [[float("leaves" in t), float("headphones" in t), 0.1] for t in texts]

@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from services.video_rag.domain.prompts import Passage
-from services.video_rag.domain.whole_video import outline, videos_named, whole_video_kind
+from services.video_rag.domain.whole_video import (
+    outline,
+    videos_named,
+    videos_named_apart,
+    whole_video_kind,
+    without_title_words,
+)
 
 
 @pytest.mark.parametrize(
@@ -75,6 +81,40 @@ def test_no_video_named() -> None:
 def test_two_videos_named_for_a_comparison() -> None:
     named = videos_named("Compare the headphones and the laptop", TITLES)
     assert sorted(named) == ["laptop00001", "phones00001"]
+
+
+REVIEWS = {
+    "aerolite14": "Aerolite 14 Review: The Lightest Laptop I've Tested",
+    "brickhouse": "Brickhouse 16 Pro Review: A Gaming Laptop That Does It All",
+    "sourdough01": "My Everyday Sourdough Bread",
+}
+
+
+def test_a_question_names_the_videos_only_their_own_title_words_name() -> None:
+    assert videos_named_apart("How heavy is the Aerolite 14?", REVIEWS) == ["aerolite14"]
+    assert videos_named_apart("Is the brickhouse's screen bright?", REVIEWS) == ["brickhouse"]
+    assert videos_named_apart("Which lasts longer, the Brickhouse or the Aerolite?", REVIEWS) == [
+        "aerolite14",
+        "brickhouse",
+    ]
+
+
+def test_shared_generic_and_numeric_title_words_name_no_video() -> None:
+    assert videos_named_apart("Which laptop is lighter?", REVIEWS) == []  # in two titles
+    assert videos_named_apart("Is the review honest?", REVIEWS) == []  # a kind of video
+    assert videos_named_apart("Does it last 14 hours?", REVIEWS) == []  # a number
+    assert videos_named_apart("How long does the dough rise?", REVIEWS) == []
+
+
+def test_title_words_are_taken_out_of_the_question() -> None:
+    titles = [REVIEWS["brickhouse"]]
+    assert (
+        without_title_words("How big is the battery in the Brickhouse 16 Pro?", titles)
+        == "How big is the battery in the"
+    )
+    assert without_title_words("What's the Brickhouse's weight?", titles) == "What's the weight?"
+    assert without_title_words("Brickhouse 16 Pro?", titles) == "Brickhouse 16 Pro?"  # all
+    assert without_title_words("How often should I water?", []) == "How often should I water?"
 
 
 def passages_of(video: str, title: str, texts: list[str], first: int = 1) -> list[Passage]:

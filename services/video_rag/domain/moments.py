@@ -174,22 +174,27 @@ class MomentWeights:
     """How `rank_moments` weighs what a caption has in common with the question (tuned on the
     labelled set of tests/eval, see `benchmarks.evaluation`)."""
 
-    context: float = 0.3
+    context: float = 0.15
     """A word of the previous question (a follow-up's context) counts this much."""
-    soft_threshold: float = 0.4
+    soft_threshold: float = 0.3
     """Two different words match, as much as they are similar, from this similarity on."""
     window: float = 0.3
     """Words of the neighbouring captions count this much more."""
-    meaning: float = 1.0
+    meaning: float = 0.5
     """The caption's similarity of meaning with the question (its words and its neighbours')."""
     rank: float = 0.02
     """Taken off per place of the passage in retrieval order."""
-    top_video: float = 0.2
+    top_video: float = 0.0
     """For captions of the video of the first passage."""
     named: float = 0.5
     """Per question word found in the caption's video title (the question names the video)."""
     quantity: float = 0.3
     """For a caption with a number when the question asks how much, how many, how long..."""
+    unit: float = 0.3
+    """For a caption with the kind of measure the question asks for ("how hot": degrees)."""
+    focus: float = 2.0
+    """A word that says what a "which"/"what" question asks for ("which codecs") counts this
+    much more."""
 
 
 @dataclass(frozen=True)
@@ -219,6 +224,39 @@ _KIND_WORDS: Final = frozenset(
 _QUANTITY_QUESTION: Final = re.compile(
     r"\bhow (?:much|many|long|heavy|big|large|fast|far|old|often|hot|warm|cold|loud|bright"
     r"|thick|thin|wide|tall|deep|high|low)\b|\bwhat (?:price|temperature|size|weight)\b",
+    re.IGNORECASE,
+)
+# What a question asks to measure, and the words that give such a measure in a caption.
+_TIME: Final = (
+    r"\b(?:seconds?|minutes?|hours?|days?|nights?|weeks?|months?|years?|overnight|morning"
+    r"|evening|spring|summer|autumn|fall|winter|until|after|once)\b"
+)
+_LENGTH: Final = (
+    r"\b(?:millimet(?:er|re)s?|centimet(?:er|re)s?|met(?:er|re)s?|mm|cm|inch(?:es)?|feet|foot"
+    r"|yards?|miles?|kilomet(?:er|re)s?|km)\b|\d(?:mm|cm|m|in)\b|\d\s?(?:\"|'')"
+)
+_MEASURES: Final = tuple(
+    (re.compile(asked, re.IGNORECASE), re.compile(given, re.IGNORECASE))
+    for asked, given in (
+        (r"\bhow (?:hot|warm|cold|cool)\b|\btemperatures?\b", r"\bdegrees?\b|°|celsius|fahrenheit"),
+        (r"\bhow (?:long|soon|quickly|often)\b|\bwhen\b|\bwhat time\b", _TIME),
+        (r"\bhow (?:long|far|tall|wide|deep|thick|thin|big|small)\b|\bsize\b", _LENGTH),
+        (
+            r"\bhow (?:heavy|light)\b|\bweigh",
+            r"\b(?:grams?|kilo(?:gram)?s?|kg|pounds?|lbs?|ounces?|oz|tons?)\b|\dg\b",
+        ),
+        (r"\bhow (?:loud|noisy|quiet)\b|\bnoise level\b", r"\bdecibels?\b|\bdb\b|\ddb\b"),
+        (r"\bhow bright\b|\bbrightness\b", r"\bnits?\b|\blumens?\b"),
+        (
+            r"\bcosts?\b|\bprice[ds]?\b|\bhow much (?:is|are|does|do)\b|\bsells? for\b",
+            r"[$€£¥]\s?\d|\b(?:dollars?|euros?|pounds|bucks)\b",
+        ),
+    )
+)
+# "Which codecs ...", "what power adapter ...": the words that say what is asked for.
+_FOCUS: Final = re.compile(
+    r"\b(?:which|what)\s+((?:[^\W\d_][\w'-]*\s+){0,2}?[^\W\d_][\w'-]*)"
+    r"\s+(?:does|do|did|is|are|was|were|can|could|should|will|would|has|have|had|comes?|goes?)\b",
     re.IGNORECASE,
 )
 _NUMBER: Final = re.compile(
@@ -265,9 +303,11 @@ def rank_moments(
     video's own title left out (they name the video, not the answer); `context` (the previous
     question a follow-up leans on) adds its other words at `weights.context`. Without
     `words_similarity` only words of the same stem match; with it, different words match as
-    much as they are similar ("fridge" and "refrigerator"). Then the neighbouring captions'
+    much as they are similar ("fridge" and "refrigerator"); the word a "which"/"what" question
+    asks for ("which codecs") counts `weights.focus` more. Then the neighbouring captions'
     words, the similarity of meaning (`text_similarity`), the passage's retrieval rank, its
-    video and a number for "how much" questions adjust the score. Ties go to the earlier
+    video, a number for "how much" questions and the kind of measure asked for ("how hot":
+    degrees, "how soon": hours, days...) adjust the score. Ties go to the earlier
     passage and caption. A caption is `named` when the question (or `context`) holds a
     distinctive word of its video's title.
     """
@@ -275,6 +315,9 @@ def rank_moments(
     around = [w for w in dict.fromkeys(content_words(context)) if w not in own]
     asked = own + around
     weight_of = {w: 1.0 for w in own} | {w: weights.context for w in around}
+    for found in _FOCUS.finditer(question):
+        for head in content_words(found.group(1))[-1:]:
+            weight_of[head] = weight_of.get(head, 0.0) * (1.0 + weights.focus)
     units: list[tuple[Passage, int, int, list[str], list[str]]] = []
     for passage in passages:
         spans = _units(passage)
@@ -297,6 +340,9 @@ def rank_moments(
         if (terms(p.title or "") - _KIND_WORDS) & terms(" ".join(asked))
     }
     quantity = bool(_QUANTITY_QUESTION.search(question) or _QUANTITY_QUESTION.search(context))
+    measures = [given for asked_for, given in _MEASURES if asked_for.search(question)] or [
+        given for asked_for, given in _MEASURES if asked_for.search(context)
+    ]
     top_video = passages[0].video_id if passages else None
     vocabulary = list(dict.fromkeys(w for unit in units for w in unit[4]))
     similar = _soft_matches(asked, vocabulary, words_similarity, weights.soft_threshold)
@@ -319,9 +365,12 @@ def rank_moments(
         score += weights.meaning * meaning[index]
         score -= weights.rank * passage.number
         score += weights.top_video * (passage.video_id == top_video)
-        score += weights.named * (len(asked) - len(wanted))
-        if quantity and _NUMBER.search(passage.text[start:end]):
+        score += weights.named * (len(wanted) < len(asked))
+        caption = passage.text[start:end]
+        if quantity and _NUMBER.search(caption):
             score += weights.quantity
+        if any(given.search(caption) for given in measures):
+            score += weights.unit
         named = passage.video_id in named_videos
         scored.append((-score, index, Moment(passage, start, end, score, matched, named)))
     scored.sort(key=lambda item: (item[0], item[1]))

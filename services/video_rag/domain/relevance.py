@@ -18,6 +18,7 @@ sentence then.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from itertools import pairwise
 from typing import Final
@@ -28,6 +29,12 @@ __all__ = ["MAX_SENTENCES", "calibrate_threshold", "question_parts", "support"]
 
 Embed = Callable[[list[str]], Sequence[Sequence[float]]]
 
+# ", and how long ...": where a sentence goes on with another question.
+_ANOTHER_QUESTION: Final = re.compile(
+    r"[,;]?\s+(?:and|but|or|also|plus)\s+(?=(?:how|what|which|when|where|who|why|is|are|does"
+    r"|do|did|can|could|will|would|should)\b)",
+    re.IGNORECASE,
+)
 # Sentences compared per question, at most (the passages' first ones): bounds the cost.
 MAX_SENTENCES: Final = 400
 
@@ -58,10 +65,15 @@ def support(question: str, passage_texts: Sequence[str], embed: Embed) -> float:
 
 
 def question_parts(question: str) -> list[str]:
-    """The question, and each of its sentences when it has several ("What eats my leaves? And
-    how long do the headphones play?"): a question with several parts is supported when any
-    part is."""
-    parts = [text for _, text in sentences(question) if text.strip()]
+    """The question, and each of its parts when it asks several things ("What eats my leaves?
+    And how long do the headphones play?", "Is the keyboard included, and how long does the
+    battery last?"): a question with several parts is supported when any part is."""
+    parts = [
+        part.strip(" ,;")
+        for _, text in sentences(question)
+        for part in _ANOTHER_QUESTION.split(text)
+        if part.strip(" ,;")
+    ]
     return [question, *parts] if len(parts) > 1 else [question]
 
 

@@ -73,6 +73,44 @@ def videos_named(question: str, titles: Mapping[str, str | None]) -> list[str]:
     return [video_id for video_id, score in scores.items() if score == best]
 
 
+def videos_named_apart(question: str, titles: Mapping[str, str | None]) -> list[str]:
+    """The videos the question names by a word that only their title has among `titles` ("How
+    heavy is the Aerolite?" names "Aerolite 14 Review" and no other laptop review), in the order
+    of `titles`; empty when it names none. Words of three characters or more with a letter;
+    words shared by two titles ("laptop") and words that say what kind of video it is do not
+    name one."""
+    asked = {stem(word) for word in content_words(question)} - _GENERIC
+    words = {
+        video_id: {
+            stem(word)
+            for word in content_words(title or "")
+            if len(word) >= 3 and not word.isdigit()
+        }
+        - _GENERIC
+        for video_id, title in titles.items()
+    }
+    seen = Counter(word for title_words in words.values() for word in title_words)
+    return [
+        video_id
+        for video_id, title_words in words.items()
+        if any(seen[word] == 1 for word in title_words & asked)
+    ]
+
+
+def without_title_words(question: str, titles: Sequence[str | None]) -> str:
+    """`question` with the words of `titles` taken out (they say which video, not what is
+    asked), or the question itself when there are no titles or nothing else would be left."""
+    named = {stem(word) for title in titles for word in content_words(title or "")}
+    if not named:
+        return question
+    kept = " ".join(
+        token
+        for token in question.split()
+        if not (words := content_words(token)) or any(stem(word) not in named for word in words)
+    )
+    return kept if content_words(kept) else question
+
+
 def outline(passages: Sequence[Passage], parts: int = OUTLINE_PARTS) -> str:
     """An extractive outline of each video of `passages` (in the order given, passages in time
     order): the most representative sentence of each of up to `parts` stretches of the video,

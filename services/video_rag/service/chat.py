@@ -17,9 +17,10 @@ import math
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from itertools import zip_longest
 from typing import TYPE_CHECKING
 
 from services.video_rag.domain.citations import extract_citations, renumber_citations
@@ -43,7 +44,13 @@ from services.video_rag.domain.prompts import (
     full_text_query,
     trim_history,
 )
-from services.video_rag.domain.whole_video import videos_named, whole_video_kind
+from services.video_rag.domain.relevance import question_parts
+from services.video_rag.domain.whole_video import (
+    videos_named,
+    videos_named_apart,
+    whole_video_kind,
+    without_title_words,
+)
 from services.video_rag.domain.youtube_urls import video_link
 from services.video_rag.service.limits import (
     WINDOW_SECONDS,
@@ -76,6 +83,8 @@ logger = logging.getLogger(__name__)
 _CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 # How many stored messages are read before trimming them to the token budget.
 HISTORY_MESSAGES = 20
+# Named videos searched one by one (an equal share of RETRIEVAL_K each); more are searched together.
+MAX_NAMED_SEARCHES = 3
 
 
 @dataclass(frozen=True)
@@ -267,7 +276,9 @@ def prepare_question(
     in_scope = {v: titles[v] for v in (video_ids if video_ids is not None else titles)}
     kind = whole_video_kind(standalone, len(in_scope))
     if kind is None:
-        passages = _retrieve(deps, session.id, standalone, video_ids, stages)
+        passages = _retrieve_named(deps, session.id, standalone, in_scope, stages)
+        if not passages:
+            passages = _retrieve(deps, session.id, standalone, [video_ids], stages)
         if passages and not _supported(settings, standalone, passages):
             passages = []  # not in the videos: the not-found answer, and no model call
         stages.lap("not_found_check")
@@ -385,9 +396,11 @@ def _retrieve(
     deps: Dependencies,
     session_id: uuid.UUID,
     query: str,
-    video_ids: Sequence[str] | None,
+    scopes: Sequence[Sequence[str] | None],
     stages: Stages,
 ) -> list[Passage]:
+    """RETRIEVAL_K passages for `query`: searched in each scope (some videos; None: all of
+    them) and taken from each in turn, best first, in one transaction."""
     from services.video_rag.providers.embeddings import EmbeddingFailed
 
     try:
@@ -395,16 +408,21 @@ def _retrieve(
     except EmbeddingFailed as exc:
         raise UpstreamError(str(exc)) from None
     stages.lap("embed")
+    k = deps.settings.retrieval_k
     with deps.uow() as uow:
-        chunks = uow.retrieval.hybrid_search(
-            session_id,
-            embedding,
-            full_text_query(query),
-            k=deps.settings.retrieval_k,
-            video_ids=video_ids,
-            embedding_model=deps.settings.embedding_model_label,
-        )
+        found = [
+            uow.retrieval.hybrid_search(
+                session_id,
+                embedding,
+                full_text_query(query),
+                k=math.ceil(k / len(scopes)),
+                video_ids=scope,
+                embedding_model=deps.settings.embedding_model_label,
+            )
+            for scope in scopes
+        ]
     stages.lap("retrieve_tx")
+    in_turns = [chunk for turn in zip_longest(*found) for chunk in turn if chunk is not None]
     return [
         Passage(
             number=index,
@@ -417,8 +435,29 @@ def _retrieve(
             link_url=chunk.link_url,
             timed=chunk.timed,
         )
-        for index, chunk in enumerate(chunks, start=1)
+        for index, chunk in enumerate(in_turns[:k], start=1)
     ]
+
+
+def _retrieve_named(
+    deps: Dependencies,
+    session_id: uuid.UUID,
+    question: str,
+    in_scope: Mapping[str, str | None],
+    stages: Stages,
+) -> list[Passage]:
+    """The passages of the videos a one-part question names by their own title words, searched
+    with those words left out (said in many passages of those videos, they would only blur which
+    one answers), an equal share from each of up to MAX_NAMED_SEARCHES named videos ("which
+    lasts longer, X or Y?"); none when the question names no video or asks several things."""
+    if len(question_parts(question)) > 1:
+        return []
+    named = videos_named_apart(question, in_scope)
+    if not named:
+        return []
+    query = without_title_words(question, [in_scope[video_id] for video_id in named])
+    scopes = [[video_id] for video_id in named] if len(named) <= MAX_NAMED_SEARCHES else [named]
+    return _retrieve(deps, session_id, query, scopes, stages)
 
 
 def _whole_videos(
