@@ -5,13 +5,16 @@ when they do not fit WHOLE_VIDEO_TOKEN_BUDGET)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import replace
+from typing import Any
 
 import pytest
 
 from services.video_rag.bootstrap import Dependencies
 from services.video_rag.domain.prompts import WHOLE_VIDEO_INSTRUCTIONS
+from services.video_rag.service import chat as chat_service
 from tests.conftest import FakeClock
 from tests.helpers import app_with_model, ask, body_of, invoke, session_with
 from tests.support.fake_openai import FakeOpenAI
@@ -163,3 +166,55 @@ def test_the_notes_step_makes_at_most_the_configured_number_of_calls(
     *notes_requests, _ = fake.chat_requests
     assert 1 <= len(notes_requests) <= 2
     assert body["answer"] == "Baking [1]."
+
+
+def test_the_notes_on_the_parts_are_written_at_the_same_time(
+    model: tuple[Dependencies, FakeOpenAI],
+) -> None:
+    deps, fake = model
+    deps.settings = replace(deps.settings, whole_video_token_budget=120)
+    fake.delay_seconds = 0.5  # each reply, after the request arrived
+    arrived: list[float] = []
+
+    def reply(body: dict[str, Any]) -> str:
+        if "Transcript part" not in FakeOpenAI.message_text(body):
+            return "Baking in steps [1]."
+        arrived.append(time.monotonic())
+        return "- notes"
+
+    fake.chat_replies = reply
+    body = ask(new_session(TWO_VIDEOS), "Summarize the sourdough video")
+    assert body["answer"] == "Baking in steps [1]."
+    assert len(arrived) >= 2
+    # One by one, each notes request would arrive at least 0.5 s after the one before.
+    assert arrived[1] - arrived[0] < 0.4
+
+
+def test_notes_not_written_in_time_are_a_timeout(
+    model: tuple[Dependencies, FakeOpenAI], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    deps, fake = model
+    # One notes call at a time, each 0.7 s: four parts need 2.8 s, beyond twice the 1 s timeout.
+    monkeypatch.setattr(chat_service, "NOTE_CALLS_AT_ONCE", 1)
+    deps.settings = replace(deps.settings, whole_video_token_budget=80, llm_timeout_seconds=1)
+
+    def reply(body: dict[str, Any]) -> str:
+        if "Transcript part" in FakeOpenAI.message_text(body):
+            time.sleep(0.7)
+            return "- notes"
+        return "Baking [1]."
+
+    fake.chat_replies = reply
+    response = invoke(
+        "POST",
+        "chat",
+        headers=new_session(TWO_VIDEOS),
+        json_body={"message": "Summarize the sourdough video"},
+    )
+    assert response.status_code == 504
+    assert body_of(response)["error"]["code"] == "upstream_timeout"
+    notes = [r for _, r in fake.chat_requests if "Transcript part" in FakeOpenAI.message_text(r)]
+    assert 2 <= len(notes) < 4  # the rest were never asked for
+    assert not [
+        r for _, r in fake.chat_requests if "Transcript part" not in FakeOpenAI.message_text(r)
+    ]

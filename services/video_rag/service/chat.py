@@ -71,7 +71,8 @@ from services.video_rag.service.sessions import (
 if TYPE_CHECKING:
     from services.video_rag.bootstrap import Dependencies
     from services.video_rag.db.models import ChatSession
-    from services.video_rag.db.repositories import ChatRepository, MessageRow
+    from services.video_rag.db.repositories import ChatRepository, MessageRow, TranscriptPassage
+    from services.video_rag.db.retrieval import RetrievedChunk
     from services.video_rag.db.unit_of_work import UnitOfWork
     from services.video_rag.domain.sessions import SessionLifetime
     from services.video_rag.providers.chat import Answerer
@@ -85,6 +86,8 @@ _CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 HISTORY_MESSAGES = 20
 # Named videos searched one by one (an equal share of RETRIEVAL_K each); more are searched together.
 MAX_NAMED_SEARCHES = 3
+# Notes on parts of long videos written at the same time (WHOLE_VIDEO_MAX_NOTE_CALLS in all).
+NOTE_CALLS_AT_ONCE = 8
 
 
 @dataclass(frozen=True)
@@ -423,20 +426,22 @@ def _retrieve(
         ]
     stages.lap("retrieve_tx")
     in_turns = [chunk for turn in zip_longest(*found) for chunk in turn if chunk is not None]
-    return [
-        Passage(
-            number=index,
-            video_id=chunk.video_id,
-            title=chunk.title,
-            start_seconds=chunk.start_seconds,
-            end_seconds=chunk.end_seconds,
-            text=chunk.text,
-            moments=chunk.moments,
-            link_url=chunk.link_url,
-            timed=chunk.timed,
-        )
-        for index, chunk in enumerate(in_turns[:k], start=1)
-    ]
+    return [_passage(number, chunk) for number, chunk in enumerate(in_turns[:k], start=1)]
+
+
+def _passage(number: int, row: RetrievedChunk | TranscriptPassage) -> Passage:
+    """A stored chunk as the answerer's numbered passage."""
+    return Passage(
+        number,
+        row.video_id,
+        row.title,
+        row.start_seconds,
+        row.end_seconds,
+        row.text,
+        row.moments,
+        row.link_url,
+        row.timed,
+    )
 
 
 def _retrieve_named(
@@ -470,20 +475,7 @@ def _whole_videos(
     that one question's model spend stays bounded however long the videos are."""
     with deps.uow() as uow:
         rows = uow.chat.whole_transcripts(session_id, video_ids)
-    passages = [
-        Passage(
-            i,
-            row.video_id,
-            row.title,
-            row.start_seconds,
-            row.end_seconds,
-            row.text,
-            row.moments,
-            row.link_url,
-            row.timed,
-        )
-        for i, row in enumerate(rows, start=1)
-    ]
+    passages = [_passage(number, row) for number, row in enumerate(rows, start=1)]
     budget = deps.settings.whole_video_token_budget
     if not answerer.context_limited or sum(estimate_tokens(p.text) for p in passages) <= budget:
         return passages
@@ -492,7 +484,7 @@ def _whole_videos(
     parts = _parts(passages, per_part)
     if len(parts) > limit:
         parts = _parts(passages[:: math.ceil(len(parts) / limit)], per_part)[:limit]
-    notes = [_call_model(functools.partial(answerer.part_notes, part)) for part in parts]
+    notes = _write_notes(answerer, parts, deps.settings.llm_timeout_seconds)
     return [
         Passage(
             i,
@@ -507,6 +499,30 @@ def _whole_videos(
         )
         for i, (part, note) in enumerate(zip(parts, notes, strict=True), start=1)
     ]
+
+
+def _write_notes(answerer: Answerer, parts: Sequence[list[Passage]], timeout: float) -> list[str]:
+    """The model's notes on each part, written NOTE_CALLS_AT_ONCE at a time, all of them within
+    twice `timeout` (a call and its retry): UpstreamTimeout beyond, so that a whole-video
+    question never runs past the platform's HTTP limit (230 s on Azure) before its answer
+    starts. The first failure (LlmError, UpstreamTimeout) is raised; calls not yet started are
+    dropped."""
+    from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+
+    pool = ThreadPoolExecutor(min(len(parts), NOTE_CALLS_AT_ONCE), "whole-video-notes")
+    try:
+        futures = [
+            pool.submit(_call_model, functools.partial(answerer.part_notes, part)) for part in parts
+        ]
+        done, pending = wait(futures, timeout=2 * timeout, return_when=FIRST_EXCEPTION)
+        for future in done:
+            if (error := future.exception()) is not None:
+                raise error
+        if pending:
+            raise UpstreamTimeout()
+        return [future.result() for future in futures]
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
 
 
 def _parts(passages: Sequence[Passage], tokens_per_part: int) -> list[list[Passage]]:
