@@ -55,13 +55,19 @@ from typing import Any, Protocol
 import httpx
 
 from benchmarks.common import (
+    DEFAULT_REPEAT,
     WORDS,
+    Figure,
+    Ratio,
+    add_round_arguments,
     describe,
     fake_llm_settings,
     local_host_process,
     machine,
+    measure_rounds,
     migrated_database,
     percentile,
+    write_json,
 )
 from benchmarks.fake_llm import FakeCounts, fake_llm_process
 from services.video_rag.service.chat import PASSAGE_STAGES
@@ -82,8 +88,8 @@ SESSION_HEADER = "X-Session-Id"
 # Bounds on every loop, whatever the clock says.
 MAX_QUESTIONS_PER_CLIENT = 100_000
 REQUEST_TIMEOUT_SECONDS = 60.0
-# Round trips replayed from one client to time the fake itself.
-ROUND_TRIPS = 60
+# Round trips replayed from one client to time the fake itself, per round.
+ROUND_TRIPS = 20
 # Targets of issue 15 (milliseconds outside the model calls).
 SOLO_TARGET_P50_MS = 20.0
 LOADED_TARGET_P95_MS = 60.0
@@ -377,20 +383,27 @@ def _verdict(value: float, target: float) -> str:
 
 
 def run(
-    seconds: float,
+    seconds: float = 10.0,
     clients: int = 16,
     llm_delay_ms: float = 500.0,
     videos: int = 2,
     baseline_seconds: float | None = None,
-    solo_seconds: float = 10.0,
-    breakdown_questions: int = 40,
+    solo_seconds: float = 5.0,
+    breakdown_questions: int = 12,
     fake_here: bool = False,
+    repeat: int = DEFAULT_REPEAT,
+    round_trip_count: int = ROUND_TRIPS,
+    json_path: Path | None = None,
 ) -> dict[str, float]:
-    """Measure; prints the figures and returns them (times in milliseconds)."""
+    """Measure `repeat` rounds, each the app (`clients` for `seconds`, one client for
+    `solo_seconds`, `breakdown_questions` through the service layer) and the baseline (the fake
+    called directly: `round_trip_count` replays one at a time, `clients` threads for
+    `baseline_seconds`) back to back in alternating order; prints every round's samples pooled
+    and the summary, and returns the medians over the rounds (`<key>_min`, `<key>_max` too;
+    times in milliseconds)."""
     delay = llm_delay_ms / 1000
-    baseline_seconds = min(seconds, 10.0) if baseline_seconds is None else baseline_seconds
-    chat = Load()
-    baseline = Load()
+    baseline_seconds = min(seconds, 5.0) if baseline_seconds is None else baseline_seconds
+    print(f"chat benchmark on {machine()} (as it starts), {repeat} round(s)")
     with (
         migrated_database() as url,
         fake_server(
@@ -399,7 +412,12 @@ def run(
         tempfile.TemporaryDirectory(prefix="bench-chat-") as tmp,
     ):
         settings = fake_llm_settings(url, fake.base_url)
-        with local_host_process(settings, log=Path(tmp) / "host.log") as (base, host):
+        chat_url = f"{fake.base_url}/v1/chat/completions"
+        embedding_url = f"{fake.base_url}/v1/embeddings"
+        with (
+            local_host_process(settings, log=Path(tmp) / "host.log") as (base, host),
+            httpx.Client(base_url=base, timeout=REQUEST_TIMEOUT_SECONDS) as solo_http,
+        ):
             tokens = _prepare_sessions(base, max(clients, 1), videos)
 
             def ask(index: int, http: httpx.Client) -> tuple[int, int]:
@@ -410,61 +428,187 @@ def run(
                     return response.status_code, 0
                 return 200, chat_calls(question, response.json()["answer"])
 
-            before = fake.counts()
-            chat_wall = chat.run(clients, seconds, ask)
-            after = fake.counts()
-            with httpx.Client(base_url=base, timeout=REQUEST_TIMEOUT_SECONDS) as http:
+            def ask_alone(question: str) -> bool:
+                headers = {SESSION_HEADER: tokens[0]}
+                response = solo_http.post("/chat", json={"message": question}, headers=headers)
+                return response.status_code == 200
 
-                def ask_alone(question: str) -> bool:
-                    headers = {SESSION_HEADER: tokens[0]}
-                    response = http.post("/chat", json={"message": question}, headers=headers)
-                    return response.status_code == 200
+            ask_one_by_one(fake, 600.0, 3, ask_alone, seed=5)  # warm the connection
 
-                ask_one_by_one(fake, 600.0, 3, ask_alone, seed=5)  # warm the connection
+            def app_round(number: int) -> _AppRound:
+                loaded = Load()
+                before = fake.counts()
+                wall = loaded.run(clients, seconds, ask)
+                after = fake.counts()
                 cpu_before = cpu_seconds(host.pid)
-                solo = ask_one_by_one(fake, solo_seconds, MAX_QUESTIONS_PER_CLIENT, ask_alone)
-                host_cpu = cpu_seconds(host.pid) - cpu_before
+                solo = ask_one_by_one(
+                    fake, solo_seconds, MAX_QUESTIONS_PER_CLIENT, ask_alone, seed=7 + number
+                )
+                solo.cpu_seconds = cpu_seconds(host.pid) - cpu_before
+                in_process, stages = breakdown(settings, tokens[0], fake, breakdown_questions)
+                return _AppRound(
+                    loaded,
+                    wall,
+                    after.chat - before.chat,
+                    after.embeddings - before.embeddings,
+                    solo,
+                    in_process,
+                    stages,
+                )
 
-        # The fake's own round trips, replaying what the app sent.
-        chat_body, embedding_body = fake.last_bodies()
-        chat_url = f"{fake.base_url}/v1/chat/completions"
-        embedding_url = f"{fake.base_url}/v1/embeddings"
-        chat_rt, chat_rt_errors = round_trips(chat_url, chat_body, 1, ROUND_TRIPS)
-        embedding_rt, embedding_rt_errors = round_trips(
-            embedding_url, embedding_body, 1, ROUND_TRIPS
-        )
+            def baseline_round(_: int) -> _BaselineRound:
+                # The fake's own round trips, replaying what the app sent (before the first
+                # round: its sessions' first questions).
+                chat_body, embedding_body = fake.last_bodies()
+                chat_rt, chat_errors = round_trips(chat_url, chat_body, 1, round_trip_count)
+                embedding_rt, embedding_errors = round_trips(
+                    embedding_url, embedding_body, 1, round_trip_count
+                )
 
-        def complete(index: int, http: httpx.Client) -> tuple[int, int]:
-            return http.post(chat_url, json=chat_body).status_code, 1
+                def complete(index: int, http: httpx.Client) -> tuple[int, int]:
+                    return http.post(chat_url, json=chat_body).status_code, 1
 
-        baseline_wall = baseline.run(clients, baseline_seconds, complete)
-        loaded_embedding_rt, loaded_embedding_errors = round_trips(
-            embedding_url, embedding_body, clients, 10
-        )
-        in_process, stages = breakdown(settings, tokens[0], fake, breakdown_questions)
+                loaded = Load()
+                wall = loaded.run(clients, baseline_seconds, complete)
+                loaded_embedding_rt, loaded_errors = round_trips(
+                    embedding_url, embedding_body, clients, 10
+                )
+                return _BaselineRound(
+                    chat_rt,
+                    embedding_rt,
+                    loaded_embedding_rt,
+                    loaded,
+                    wall,
+                    chat_errors + embedding_errors + loaded_errors,
+                )
 
-    return _report(
-        _Figures(
-            clients=clients,
-            seconds=seconds,
-            videos=videos,
-            llm_delay_ms=llm_delay_ms,
-            fake_here=fake_here,
-            chat=chat,
-            chat_wall=chat_wall,
-            chat_calls=after.chat - before.chat,
-            embedding_calls=after.embeddings - before.embeddings,
-            solo=replace(solo, cpu_seconds=host_cpu),
-            chat_rt=chat_rt,
-            embedding_rt=embedding_rt,
-            loaded_embedding_rt=loaded_embedding_rt,
-            baseline=baseline,
-            baseline_wall=baseline_wall,
-            round_trip_errors=chat_rt_errors + embedding_rt_errors + loaded_embedding_errors,
-            in_process=in_process,
-            stages=stages,
-        )
+            measured: list[_Figures] = []
+
+            def round_figures(app: _AppRound, base: _BaselineRound | None) -> dict[str, float]:
+                assert base is not None
+                figures = _Figures(clients, seconds, videos, llm_delay_ms, fake_here, app, base)
+                measured.append(figures)
+                return _report(figures, say=_silent)
+
+            rounds = measure_rounds(
+                repeat, app_round, baseline_round, round_figures, ROUND_FIGURES, ROUND_RATIOS
+            )
+
+    print(f"every question and call of all {repeat} round(s) pooled:")
+    _report(_pool(measured), say=print)
+    result = rounds.medians()
+    solo_p50, loaded_p95 = result["solo_outside_ms"], result["outside_p95_ms"]
+    print(
+        f"targets (medians over the rounds): one client alone p50 <= {SOLO_TARGET_P50_MS:.0f} ms"
+        f" outside the model calls: {_verdict(solo_p50, SOLO_TARGET_P50_MS)} ({solo_p50:.1f} ms);"
+        f" {clients} clients p95 <= {LOADED_TARGET_P95_MS:.0f} ms: "
+        f"{_verdict(loaded_p95, LOADED_TARGET_P95_MS)} ({loaded_p95:.1f} ms)"
     )
+    print(f"chat benchmark done; machine: {machine()}")
+    result["errors"] = sum(r["errors"] for r in rounds.figures)
+    result["baseline_errors"] = sum(r["baseline_errors"] for r in rounds.figures)
+    write_json(json_path, "chat", {"figures": result, **rounds.as_json()})
+    return result
+
+
+def _silent(_: str) -> None:
+    """Prints nothing (each round's figures are summarized, not printed)."""
+
+
+ROUND_FIGURES = (
+    Figure("solo_latency_ms", "one client: question p50"),
+    Figure("solo_outside_ms", "one client: outside the model calls p50"),
+    Figure("solo_outside_p95_ms", "one client: outside the model calls p95"),
+    Figure("solo_host_cpu_ms", "one client: local host CPU per question"),
+    Figure("chat_round_trip_ms", "baseline: the fake's chat round trip p50"),
+    Figure("embedding_round_trip_ms", "baseline: the fake's embeddings round trip p50"),
+    Figure("latency_ms", "loaded: question p50"),
+    Figure("latency_p95_ms", "loaded: question p95"),
+    Figure("outside_ms", "loaded: outside the model calls p50"),
+    Figure("outside_p95_ms", "loaded: outside the model calls p95"),
+    Figure("questions_per_second", "loaded: questions/s", "/s"),
+    Figure("llm_calls_per_question", "loaded: chat completions per question", ""),
+    Figure("baseline_ms", "baseline loaded: chat completion p50"),
+    Figure("baseline_p95_ms", "baseline loaded: chat completion p95"),
+    *(Figure(f"step_{step}_ms", f"breakdown: {step} p50") for step in STEPS),
+    *(
+        Figure(f"step_{step}_client_ms", f"breakdown: {step} less the fake's round trip")
+        for step in MODEL_STEPS
+    ),
+    Figure("service_outside_ms", "breakdown: service outside the model calls p50"),
+    Figure("service_cpu_ms", "breakdown: CPU of this process per question"),
+    Figure("http_hop_ms", "local host, HTTP and adapter"),
+)
+ROUND_RATIOS = (
+    Ratio(
+        "solo_ratio",
+        "one client: question p50 / its model calls'",
+        "solo_latency_ms",
+        "solo_model_ms",
+    ),
+    Ratio(
+        "ratio",
+        "loaded: question p50 / its model calls'",
+        "latency_ms",
+        "llm_time_ms",
+    ),
+)
+
+
+@dataclass
+class _AppRound:
+    chat: Load
+    chat_wall: float
+    chat_calls: int
+    embedding_calls: int
+    solo: Asked
+    in_process: Asked
+    stages: list[dict[str, float]]
+
+
+@dataclass
+class _BaselineRound:
+    chat_rt: list[float]
+    embedding_rt: list[float]
+    loaded_embedding_rt: list[float]
+    baseline: Load
+    baseline_wall: float
+    round_trip_errors: int
+
+
+def _pool(rounds: Sequence[_Figures]) -> _Figures:
+    """Every round's samples and counts together (for the pooled printout)."""
+    chat, baseline = Load(), Load()
+    solo, in_process = Asked(cpu_seconds=0.0), Asked(cpu_seconds=0.0)
+    for f in rounds:
+        for target, source in ((chat, f.app.chat), (baseline, f.base.baseline)):
+            target.latencies_ms += source.latencies_ms
+            target.model_calls += source.model_calls
+            target.errors += source.errors
+        for asked, part in ((solo, f.app.solo), (in_process, f.app.in_process)):
+            asked.latencies_ms += part.latencies_ms
+            asked.chat_calls += part.chat_calls
+            asked.embedding_calls += part.embedding_calls
+            asked.errors += part.errors
+            asked.cpu_seconds += part.cpu_seconds
+    app = _AppRound(
+        chat,
+        sum(f.app.chat_wall for f in rounds),
+        sum(f.app.chat_calls for f in rounds),
+        sum(f.app.embedding_calls for f in rounds),
+        solo,
+        in_process,
+        [stage for f in rounds for stage in f.app.stages],
+    )
+    base = _BaselineRound(
+        [v for f in rounds for v in f.base.chat_rt],
+        [v for f in rounds for v in f.base.embedding_rt],
+        [v for f in rounds for v in f.base.loaded_embedding_rt],
+        baseline,
+        sum(f.base.baseline_wall for f in rounds),
+        sum(f.base.round_trip_errors for f in rounds),
+    )
+    return replace(rounds[0], app=app, base=base)
 
 
 @dataclass
@@ -474,119 +618,99 @@ class _Figures:
     videos: int
     llm_delay_ms: float
     fake_here: bool
-    chat: Load
-    chat_wall: float
-    chat_calls: int
-    embedding_calls: int
-    solo: Asked
-    chat_rt: list[float]
-    embedding_rt: list[float]
-    loaded_embedding_rt: list[float]
-    baseline: Load
-    baseline_wall: float
-    round_trip_errors: int
-    in_process: Asked
-    stages: list[dict[str, float]]
+    app: _AppRound
+    base: _BaselineRound
 
 
-def _report(f: _Figures) -> dict[str, float]:
-    chat_rt, embedding_rt = _median(f.chat_rt), _median(f.embedding_rt)
-    answered = len(f.chat.latencies_ms)
-    asked = answered + len(f.chat.errors)
-    calls_per_question = f.chat_calls / asked if asked else float("nan")
-    embeddings_per_question = f.embedding_calls / asked if asked else float("nan")
-    llm_p50 = _median(f.baseline.latencies_ms)
-    loaded_embedding_rt = _median(f.loaded_embedding_rt)
+def _report(f: _Figures, say: Callable[[str], None]) -> dict[str, float]:
+    """`f`'s figures (times in ms); `say` prints its details."""
+    app, base = f.app, f.base
+    chat_rt, embedding_rt = _median(base.chat_rt), _median(base.embedding_rt)
+    answered = len(app.chat.latencies_ms)
+    asked = answered + len(app.chat.errors)
+    calls_per_question = app.chat_calls / asked if asked else float("nan")
+    embeddings_per_question = app.embedding_calls / asked if asked else float("nan")
+    llm_p50 = _median(base.baseline.latencies_ms)
+    loaded_embedding_rt = _median(base.loaded_embedding_rt)
     outside = [
         latency - calls * llm_p50 - embeddings_per_question * loaded_embedding_rt
-        for latency, calls in zip(f.chat.latencies_ms, f.chat.model_calls, strict=True)
+        for latency, calls in zip(app.chat.latencies_ms, app.chat.model_calls, strict=True)
     ]
-    solo_outside = f.solo.outside(chat_rt, embedding_rt)
-    service_outside = f.in_process.outside(chat_rt, embedding_rt)
+    solo_outside = app.solo.outside(chat_rt, embedding_rt)
+    service_outside = app.in_process.outside(chat_rt, embedding_rt)
     where = "in this process (--fake-here)" if f.fake_here else "in its own process"
-    print(f"chat benchmark on {machine()}")
-    print(
+    say(
         f"fake LLM {where}: {f.llm_delay_ms:.0f} ms per chat completion, embeddings at once; "
         f"each session has {f.videos} uploaded transcripts"
     )
-    print(
+    say(
         f"  the fake's own round trip (the app's requests replayed from here, one at a time): "
-        f"chat completion {describe(f.chat_rt)}; embeddings {describe(f.embedding_rt)}"
+        f"chat completion {describe(base.chat_rt)}; embeddings {describe(base.embedding_rt)}"
     )
-    print(f"one client alone, {len(f.solo.latencies_ms)} questions one after another:")
-    print(f"  question, client latency:        {describe(f.solo.latencies_ms)}")
-    print(
-        f"  model calls per question:        {_mean(f.solo.chat_calls):.2f} chat, "
-        f"{_mean(f.solo.embedding_calls):.2f} embeddings (counted per question at the fake)"
+    say(f"one client alone, {len(app.solo.latencies_ms)} questions one after another:")
+    say(f"  question, client latency:        {describe(app.solo.latencies_ms)}")
+    say(
+        f"  model calls per question:        {_mean(app.solo.chat_calls):.2f} chat, "
+        f"{_mean(app.solo.embedding_calls):.2f} embeddings (counted per question at the fake)"
     )
-    print(
+    say(
         f"  outside the model calls:         {describe(solo_outside)}"
-        f"   errors: {len(f.solo.errors)}"
+        f"   errors: {len(app.solo.errors)}"
     )
     solo_p50 = _median(solo_outside)
-    print(
-        f"  CPU of the local host per question: {f.solo.cpu_ms_per_question():.1f} ms "
+    say(
+        f"  CPU of the local host per question: {app.solo.cpu_ms_per_question():.1f} ms "
         f"(a figure that the machine's load inflates less than the times)"
     )
-    print(
-        f"  target p50 <= {SOLO_TARGET_P50_MS:.0f} ms: {_verdict(solo_p50, SOLO_TARGET_P50_MS)} "
-        f"({solo_p50:.1f} ms)"
-    )
-    print(f"{f.clients} clients for {f.seconds:.0f} s:")
-    print(f"  question, client latency:        {describe(f.chat.latencies_ms)}")
-    print(
-        f"  LLM calls the fake received:     {f.chat_calls} for {asked} questions "
+    say(f"{f.clients} clients for {f.seconds:.0f} s per round:")
+    say(f"  question, client latency:        {describe(app.chat.latencies_ms)}")
+    say(
+        f"  LLM calls the fake received:     {app.chat_calls} for {asked} questions "
         f"({calls_per_question:.2f} per question: the answer, + condense for follow-ups); "
-        f"{f.embedding_calls} embedding requests"
+        f"{app.embedding_calls} embedding requests"
     )
-    print(
-        f"  calls attributed to questions:   {sum(f.chat.model_calls)} (a follow-up's condense "
-        f"call, an answer unless not found), the fake counted {f.chat_calls}"
+    say(
+        f"  calls attributed to questions:   {sum(app.chat.model_calls)} (a follow-up's condense "
+        f"call, an answer unless not found), the fake counted {app.chat_calls}"
     )
-    print(f"  server time outside the fake:    {describe(outside)}")
-    print(
-        f"  throughput: {answered / f.chat_wall:.1f} questions/s, errors: {len(f.chat.errors)}"
-        + (f" (first: {f.chat.errors[0]})" if f.chat.errors else "")
+    say(f"  server time outside the fake:    {describe(outside)}")
+    say(
+        f"  throughput: {answered / app.chat_wall:.1f} questions/s, errors: {len(app.chat.errors)}"
+        + (f" (first: {app.chat.errors[0]})" if app.chat.errors else "")
     )
-    print(
+    say(
         f"  baseline, {f.clients} threads calling the fake directly: chat completion "
-        f"{describe(f.baseline.latencies_ms)}; embeddings {describe(f.loaded_embedding_rt)}"
+        f"{describe(base.baseline.latencies_ms)}; embeddings {describe(base.loaded_embedding_rt)}"
     )
-    print(
-        f"  baseline throughput: {len(f.baseline.latencies_ms) / f.baseline_wall:.1f} calls/s, "
-        f"errors: {len(f.baseline.errors) + f.round_trip_errors}"
-        + (f" (first: {f.baseline.errors[0]})" if f.baseline.errors else "")
+    say(
+        f"  baseline throughput: {len(base.baseline.latencies_ms) / base.baseline_wall:.1f} "
+        f"calls/s, errors: {len(base.baseline.errors) + base.round_trip_errors}"
+        + (f" (first: {base.baseline.errors[0]})" if base.baseline.errors else "")
     )
     loaded_p95 = percentile(outside, 0.95) if outside else float("nan")
-    print(
-        f"  target p95 <= {LOADED_TARGET_P95_MS:.0f} ms: "
-        f"{_verdict(loaded_p95, LOADED_TARGET_P95_MS)} ({loaded_p95:.1f} ms)"
-    )
-    ratio = _median(f.chat.latencies_ms) / (calls_per_question * llm_p50)
-    print(
-        f"  ratio (question p50 / {calls_per_question:.2f} x LLM call p50): {ratio:.2f}"
-        f"   (1.00 = no overhead)"
-    )
     figures = {
-        "latency_ms": _median(f.chat.latencies_ms),
-        "latency_p95_ms": percentile(f.chat.latencies_ms, 0.95),
+        "latency_ms": _median(app.chat.latencies_ms),
+        "latency_p95_ms": percentile(app.chat.latencies_ms, 0.95),
         "outside_ms": _median(outside),
         "outside_p95_ms": loaded_p95,
-        "questions_per_second": answered / f.chat_wall,
-        "errors": float(len(f.chat.errors) + len(f.solo.errors) + len(f.in_process.errors)),
+        "questions_per_second": answered / app.chat_wall,
+        "errors": float(len(app.chat.errors) + len(app.solo.errors) + len(app.in_process.errors)),
+        "solo_latency_ms": _median(app.solo.latencies_ms),
+        "solo_model_ms": _mean(app.solo.chat_calls) * chat_rt
+        + _mean(app.solo.embedding_calls) * embedding_rt,
         "solo_outside_ms": solo_p50,
-        "solo_host_cpu_ms": f.solo.cpu_ms_per_question(),
+        "solo_host_cpu_ms": app.solo.cpu_ms_per_question(),
         "solo_outside_p95_ms": percentile(solo_outside, 0.95) if solo_outside else float("nan"),
         "llm_calls_per_question": calls_per_question,
+        "llm_time_ms": calls_per_question * llm_p50,
         "chat_round_trip_ms": chat_rt,
         "embedding_round_trip_ms": embedding_rt,
         "baseline_ms": llm_p50,
-        "baseline_p95_ms": percentile(f.baseline.latencies_ms, 0.95),
-        "baseline_errors": float(len(f.baseline.errors) + f.round_trip_errors),
-        "ratio": ratio,
+        "baseline_p95_ms": percentile(base.baseline.latencies_ms, 0.95),
+        "baseline_errors": float(len(base.baseline.errors) + base.round_trip_errors),
         "service_outside_ms": _median(service_outside),
     }
-    figures.update(_print_breakdown(f, chat_rt, embedding_rt, service_outside, solo_p50))
+    figures.update(_print_breakdown(f, chat_rt, embedding_rt, service_outside, solo_p50, say))
     return figures
 
 
@@ -600,40 +724,42 @@ def _print_breakdown(
     embedding_rt: float,
     service_outside: list[float],
     solo_p50: float,
+    say: Callable[[str], None],
 ) -> dict[str, float]:
     figures: dict[str, float] = {}
-    if not f.stages:
-        print("breakdown: none asked (--breakdown-questions 0)")
+    stages, in_process = f.app.stages, f.app.in_process
+    if not stages:
+        say("breakdown: none asked (--breakdown-questions 0)")
         return figures
-    print(
-        f"breakdown: {len(f.stages)} questions asked one by one in this process through the "
+    say(
+        f"breakdown: {len(stages)} questions asked one by one in this process through the "
         f"service layer (no HTTP); medians in ms"
     )
     for step in STEPS:
-        values = [stage[step] for stage in f.stages if step in stage]
+        values = [stage[step] for stage in stages if step in stage]
         if step == "condense":  # only follow-ups make the call
             values = [value for value in values if value >= chat_rt / 2]
         if not values:
-            print(f"  {step:16} (not reached)")
+            say(f"  {step:16} (not reached)")
             continue
         median = statistics.median(values)
         figures[f"step_{step}_ms"] = median
         kind = MODEL_STEPS.get(step)
         if kind is None:
-            print(f"  {step:16} {median:8.2f}")
+            say(f"  {step:16} {median:8.2f}")
             continue
         trip = chat_rt if kind == "chat" else embedding_rt
-        print(
+        say(
             f"  {step:16} {median:8.2f}   less the fake's round trip ({trip:.2f}): "
             f"{median - trip:6.2f} in LangChain and the openai client"
             + (f" (follow-ups only, n={len(values)})" if step == "condense" else "")
         )
         figures[f"step_{step}_client_ms"] = median - trip
     service_p50 = _median(service_outside)
-    print(f"  service layer, outside the model calls: {describe(service_outside)}")
-    print(f"  CPU of this process per question: {f.in_process.cpu_ms_per_question():.1f} ms")
-    figures["service_cpu_ms"] = f.in_process.cpu_ms_per_question()
-    print(
+    say(f"  service layer, outside the model calls: {describe(service_outside)}")
+    say(f"  CPU of this process per question: {in_process.cpu_ms_per_question():.1f} ms")
+    figures["service_cpu_ms"] = in_process.cpu_ms_per_question()
+    say(
         f"  local host, HTTP and adapter (one client's p50 over HTTP less the service's): "
         f"{solo_p50 - service_p50:.2f}"
     )
@@ -643,18 +769,30 @@ def _print_breakdown(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=30.0)
+    parser.add_argument(
+        "--seconds", type=float, default=10.0, help="of concurrent clients, per round"
+    )
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--llm-delay-ms", type=float, default=500.0)
     parser.add_argument("--videos", type=int, default=2, help="uploaded transcripts per session")
     parser.add_argument(
-        "--baseline-seconds", type=float, default=None, help="default: --seconds, at most 10"
+        "--baseline-seconds",
+        type=float,
+        default=None,
+        help="of threads calling the fake, per round (default: --seconds, at most 5)",
     )
-    parser.add_argument("--solo-seconds", type=float, default=10.0)
-    parser.add_argument("--breakdown-questions", type=int, default=40)
+    parser.add_argument("--solo-seconds", type=float, default=5.0, help="per round")
+    parser.add_argument("--breakdown-questions", type=int, default=12, help="per round")
+    parser.add_argument(
+        "--round-trips",
+        type=int,
+        default=ROUND_TRIPS,
+        help="replays timing the fake's own round trip, per round",
+    )
     parser.add_argument(
         "--fake-here", action="store_true", help="serve the fake from this process (as before)"
     )
+    add_round_arguments(parser)
     args = parser.parse_args()
     run(
         args.seconds,
@@ -665,6 +803,9 @@ def main() -> None:
         args.solo_seconds,
         args.breakdown_questions,
         args.fake_here,
+        repeat=args.repeat,
+        round_trip_count=args.round_trips,
+        json_path=args.json,
     )
 
 

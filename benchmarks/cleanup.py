@@ -15,12 +15,20 @@ Baseline, in the same run on an identical dataset: one `DELETE FROM chat_session
 expires_at <= now` statement in one transaction, with the same live traffic. What matters most is
 the longest statement: a batch holds its row locks only for its own statement.
 
-    python -m benchmarks.cleanup [--expired 10000] [--live 1000] [--threads 4]
+`--repeat` rounds (default 3), each measuring the baseline and the batched cleanup, each on a
+fresh database, back to back, the baseline first in even rounds and last in odd ones. Printed:
+every round's statements and live operations pooled, then per figure the median, min and max of
+the per-round values and the ratios to the baseline, each computed per round, as the median over
+the rounds. `--json FILE` also writes them and every round.
+
+    python -m benchmarks.cleanup [--expired 10000] [--live 1000] [--threads 4] [--repeat 3]
+        [--json FILE]
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import random
 import statistics
 import threading
@@ -30,12 +38,26 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import psycopg
 from sqlalchemy import func, select, text
 
-from benchmarks.common import LIMITS_OFF, WORDS, describe, machine, migrated_database, percentile
+from benchmarks.common import (
+    DEFAULT_REPEAT,
+    LIMITS_OFF,
+    WORDS,
+    Figure,
+    Ratio,
+    add_round_arguments,
+    describe,
+    machine,
+    measure_rounds,
+    migrated_database,
+    percentile,
+    write_json,
+)
 from benchmarks.retrieval import (
     CHUNK_COPY_COLUMNS,
     COPY_HEADER,
@@ -427,6 +449,95 @@ def _live_line(label: str, traffic: tuple[list[float], list[str]]) -> str:
     )
 
 
+ROUND_FIGURES = (
+    Figure("sessions_ms", "batched: expired sessions deleted in"),
+    Figure("cleanup_ms", "batched: whole cleanup"),
+    Figure("longest_statement_ms", "batched: longest statement"),
+    Figure("statement_p95_ms", "batched: statement p95"),
+    Figure("baseline_ms", "baseline, one DELETE: in all"),
+    Figure("baseline_statement_ms", "baseline, one DELETE: the statement"),
+    Figure("live_p95_quiet_ms", "live traffic p95, quiet (batched's run)"),
+    Figure("live_p95_during_ms", "live traffic p95 during the batched cleanup"),
+    Figure("live_max_during_ms", "live traffic max during the batched cleanup"),
+    Figure("baseline_live_p95_during_ms", "live traffic p95 during one DELETE"),
+    Figure("baseline_live_max_during_ms", "live traffic max during one DELETE"),
+)
+ROUND_RATIOS = (
+    Ratio(
+        "statement_ratio",
+        "longest statement, batched / one DELETE",
+        "longest_statement_ms",
+        "baseline_statement_ms",
+    ),
+    Ratio("time_ratio", "time to delete the expired, batched / one", "sessions_ms", "baseline_ms"),
+    Ratio(
+        "live_max_ratio",
+        "live traffic max during, batched / one DELETE",
+        "live_max_during_ms",
+        "baseline_live_max_during_ms",
+    ),
+)
+
+
+def _round_figures(data: Dataset, batched: Outcome, single: Outcome | None) -> dict[str, float]:
+    """One round's figures, after checking that both modes deleted what they had to."""
+    assert single is not None
+    for name, outcome in (("batched", batched), ("baseline", single)):
+        assert outcome.deleted == data.expired, (name, outcome.deleted)
+        assert outcome.remaining_expired == 0, (name, outcome.remaining_expired)
+        assert outcome.live_left == data.live, (name, outcome.live_left)
+    return {
+        "sessions_ms": batched.sessions_seconds * 1000,
+        "cleanup_ms": batched.total_seconds * 1000,
+        "longest_statement_ms": max(batched.statements_ms),
+        "statement_p95_ms": percentile(batched.statements_ms, 0.95),
+        "baseline_ms": single.sessions_seconds * 1000,
+        "baseline_statement_ms": max(single.statements_ms),
+        "live_errors": float(len(batched.during[1]) + len(batched.quiet[1])),
+        "baseline_live_errors": float(len(single.during[1]) + len(single.quiet[1])),
+        "live_p95_quiet_ms": _p95(batched.quiet[0]),
+        "live_p95_during_ms": _p95(batched.during[0]),
+        "live_max_during_ms": max(batched.during[0], default=math.nan),
+        "live_operations_during": float(len(batched.during[0])),
+        "live_median_during_ms": statistics.median(batched.during[0] or [math.nan]),
+        "baseline_live_p95_during_ms": _p95(single.during[0]),
+        "baseline_live_max_during_ms": max(single.during[0], default=math.nan),
+    }
+
+
+def _p95(values: list[float]) -> float:
+    """The p95 of `values`; NaN (left out of the summary) when none ran meanwhile."""
+    return percentile(values, 0.95) if values else math.nan
+
+
+def _pooled(outcomes: list[Outcome]) -> Outcome:
+    """Every round's statements, commits and live operations together (for the printout)."""
+    phases: dict[str, tuple[int, int, float]] = {}
+    for outcome in outcomes:
+        for name, (count, rows, longest) in outcome.phases.items():
+            before = phases.get(name, (0, 0, 0.0))
+            phases[name] = (before[0] + count, before[1] + rows, max(before[2], longest))
+    return Outcome(
+        sessions_seconds=statistics.median(o.sessions_seconds for o in outcomes),
+        total_seconds=statistics.median(o.total_seconds for o in outcomes),
+        statements_ms=[ms for o in outcomes for ms in o.statements_ms],
+        commits_ms=[ms for o in outcomes for ms in o.commits_ms],
+        deleted=sum(o.deleted for o in outcomes),
+        quiet=(
+            [ms for o in outcomes for ms in o.quiet[0]],
+            [e for o in outcomes for e in o.quiet[1]],
+        ),
+        during=(
+            [ms for o in outcomes for ms in o.during[0]],
+            [e for o in outcomes for e in o.during[1]],
+        ),
+        remaining_expired=sum(o.remaining_expired for o in outcomes),
+        live_left=outcomes[0].live_left,
+        rows=outcomes[0].rows,
+        phases=phases,
+    )
+
+
 def run(
     expired: int = 10_000,
     live: int = 1_000,
@@ -434,65 +545,56 @@ def run(
     think_ms: float = 10.0,
     quiet_seconds: float = 3.0,
     upload_every: int = 5,
+    repeat: int = DEFAULT_REPEAT,
+    json_path: Path | None = None,
 ) -> dict[str, float]:
-    """Measure both modes; prints the figures and returns them (times in milliseconds)."""
+    """Measure `repeat` rounds, each both modes on fresh identical datasets back to back in
+    alternating order; prints every round's statements and live operations pooled and the
+    summary, and returns the medians over the rounds (`<key>_min`, `<key>_max` too; errors
+    summed; times in milliseconds)."""
     data = Dataset(expired=expired, live=live, upload_every=upload_every)
-    batched = _measure(data, True, threads, think_ms, quiet_seconds)
-    single = _measure(data, False, threads, think_ms, quiet_seconds)
     batch_size = load_settings({}).session_cleanup_batch_size
-    rows = ", ".join(f"{count:,} {table}" for table, count in batched.rows.items())
-    print(f"cleanup benchmark on {machine()}")
-    print(f"{expired:,} expired + {live:,} live sessions: {rows}")
+    print(f"cleanup benchmark on {machine()} (as it starts), {repeat} round(s)")
     print(
         f"{threads} live-traffic threads (ask, list videos, list messages; {think_ms:.0f} ms apart)"
+        f"; each round: the batched cleanup (SESSION_CLEANUP_BATCH_SIZE={batch_size}) and the "
+        f"baseline (one DELETE), each on a fresh database"
     )
-    longest = max(batched.statements_ms)
-    print(
-        f"  batched cleanup (SESSION_CLEANUP_BATCH_SIZE={batch_size}): expired sessions deleted "
-        f"in {batched.sessions_seconds * 1000:.0f} ms, whole cleanup "
-        f"{batched.total_seconds * 1000:.0f} ms, {len(batched.statements_ms)} statements"
+    outcomes: list[tuple[Outcome, Outcome]] = []
+
+    def figures(batched: Outcome, single: Outcome | None) -> dict[str, float]:
+        assert single is not None
+        outcomes.append((batched, single))
+        return _round_figures(data, batched, single)
+
+    rounds = measure_rounds(
+        repeat,
+        lambda _: _measure(data, True, threads, think_ms, quiet_seconds),
+        lambda _: _measure(data, False, threads, think_ms, quiet_seconds),
+        figures,
+        ROUND_FIGURES,
+        ROUND_RATIOS,
     )
-    print(f"    statements:  {describe(batched.statements_ms)}   longest {longest:8.1f} ms")
+    batched = _pooled([b for b, _ in outcomes])
+    single = _pooled([s for _, s in outcomes])
+    rows = ", ".join(f"{count:,} {table}" for table, count in batched.rows.items())
+    print(f"every round pooled; {expired:,} expired + {live:,} live sessions: {rows}")
+    print(f"  batched cleanup: {len(batched.statements_ms)} statements")
+    print(f"    statements:  {describe(batched.statements_ms)}")
     print(f"    commits:     {describe(batched.commits_ms)}")
     for name, (count, deleted, slowest) in batched.phases.items():
         print(f"    {name}: {count} statements, {deleted:,} rows, longest {slowest:.1f} ms")
     print(_live_line("before cleanup", batched.quiet))
     print(_live_line("during cleanup", batched.during))
-    single_statement = max(single.statements_ms)
-    print(
-        f"  baseline, one DELETE: {single.sessions_seconds * 1000:.0f} ms in all, the statement "
-        f"{single_statement:.1f} ms, its commit {max(single.commits_ms):.1f} ms"
-    )
+    print(f"  baseline, one DELETE per round: commits {describe(single.commits_ms)}")
     print(_live_line("before delete", single.quiet))
     print(_live_line("during delete", single.during))
-    statement_ratio = longest / single_statement
-    time_ratio = batched.sessions_seconds / single.sessions_seconds
-    print(f"  ratio, longest statement (batched / one DELETE):  {statement_ratio:.3f}")
-    print(f"  ratio, time to delete the expired (batched / one): {time_ratio:.2f}")
-    for name, outcome in (("batched", batched), ("baseline", single)):
-        assert outcome.deleted == expired, (name, outcome.deleted)
-        assert outcome.remaining_expired == 0, (name, outcome.remaining_expired)
-        assert outcome.live_left == live, (name, outcome.live_left)
-    live_errors = len(batched.during[1]) + len(batched.quiet[1])
-    return {
-        "sessions_ms": batched.sessions_seconds * 1000,
-        "cleanup_ms": batched.total_seconds * 1000,
-        "longest_statement_ms": longest,
-        "statement_p95_ms": percentile(batched.statements_ms, 0.95),
-        "baseline_ms": single.sessions_seconds * 1000,
-        "baseline_statement_ms": single_statement,
-        "statement_ratio": statement_ratio,
-        "time_ratio": time_ratio,
-        "live_errors": float(live_errors),
-        "baseline_live_errors": float(len(single.during[1]) + len(single.quiet[1])),
-        "live_p95_quiet_ms": percentile(batched.quiet[0] or [0.0], 0.95),
-        "live_p95_during_ms": percentile(batched.during[0] or [0.0], 0.95),
-        "live_max_during_ms": max(batched.during[0] or [0.0]),
-        "live_operations_during": float(len(batched.during[0])),
-        "live_median_during_ms": statistics.median(batched.during[0] or [0.0]),
-        "baseline_live_p95_during_ms": percentile(single.during[0] or [0.0], 0.95),
-        "baseline_live_max_during_ms": max(single.during[0] or [0.0]),
-    }
+    print(f"cleanup benchmark done; machine: {machine()}")
+    result = rounds.medians()
+    result["live_errors"] = sum(r["live_errors"] for r in rounds.figures)
+    result["baseline_live_errors"] = sum(r["baseline_live_errors"] for r in rounds.figures)
+    write_json(json_path, "cleanup", {"figures": result, **rounds.as_json()})
+    return result
 
 
 def main() -> None:
@@ -503,8 +605,18 @@ def main() -> None:
     parser.add_argument("--think-ms", type=float, default=10.0)
     parser.add_argument("--quiet-seconds", type=float, default=3.0)
     parser.add_argument("--upload-every", type=int, default=5)
+    add_round_arguments(parser)
     args = parser.parse_args()
-    run(args.expired, args.live, args.threads, args.think_ms, args.quiet_seconds, args.upload_every)
+    run(
+        args.expired,
+        args.live,
+        args.threads,
+        args.think_ms,
+        args.quiet_seconds,
+        args.upload_every,
+        args.repeat,
+        args.json,
+    )
 
 
 if __name__ == "__main__":

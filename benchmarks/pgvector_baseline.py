@@ -4,8 +4,9 @@ nothing of the app.
 
     python pgvector_baseline.py JOB.json RESULT.json
 
-JOB: {"url", "sessions": [session ids], "queries": [[session id, vector], ...], "k", "warmup"}.
-The app's database already holds the chunks. This script stores the same vectors the way the
+JOB: {"url", "sessions": [session ids], "queries": [[session id, vector], ...], "k", "warmup",
+"load"}. The app's database already holds the chunks. With "load" (the default) this script first
+stores the same vectors the way the
 original project did, with langchain-postgres's `PGVector` (v1) and one collection per session
 named by the session id: it creates the collections through `PGVector`, then copies every
 session's chunks into `langchain_pg_embedding` with one INSERT ... SELECT inside the database
@@ -75,12 +76,14 @@ def main(job_path: str, result_path: str) -> None:
     setup_seconds = time.perf_counter() - began
 
     began = time.perf_counter()
-    with engine.begin() as connection:
-        connection.execute(text(COPY_CHUNKS))
+    if job.get("load", True):  # once per database: later runs only search
+        with engine.begin() as connection:
+            connection.execute(text(COPY_CHUNKS))
+        with engine.connect() as connection:
+            connection.execution_options(isolation_level="AUTOCOMMIT").execute(
+                text("VACUUM ANALYZE langchain_pg_embedding")
+            )
     with engine.connect() as connection:
-        connection.execution_options(isolation_level="AUTOCOMMIT").execute(
-            text("VACUUM ANALYZE langchain_pg_embedding")
-        )
         table_bytes = connection.scalar(
             text("SELECT pg_total_relation_size('langchain_pg_embedding')")
         )

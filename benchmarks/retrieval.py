@@ -17,10 +17,18 @@ so the baseline runs in a virtualenv of its own (requirements-baseline.txt; crea
 in .local/bench-baseline-venv, or $BENCH_BASELINE_VENV) as a subprocess running
 benchmarks/pgvector_baseline.py; `--no-baseline` skips it.
 
+Rounds (`--repeat N`, default 3): the data and the baseline's table are loaded once; each round
+then times every question of the plan with the app's searches and with the baseline (a fresh
+subprocess, its own warm-up), back to back, the baseline first in even rounds and last in odd ones.
+Printed: every round's searches pooled, then per figure the median, min and max of the per-round
+values, and the ratios against the baseline as the median of the per-round ratios
+(benchmarks.common.summarize). `--json FILE` also writes the figures and every round.
+
 `--scale N` then repeats everything with N times the sessions (N x the data) in a fresh database;
 mind the disk: about 9 KiB per chunk for the app's table and as much again for the baseline's.
 
-    python -m benchmarks.retrieval [--sessions 100 --chunks 1000 --queries 200] [--scale 10]
+    python -m benchmarks.retrieval [--sessions 100 --chunks 1000 --queries 200] [--repeat 3]
+        [--json FILE] [--scale 10]
 """
 
 from __future__ import annotations
@@ -53,7 +61,21 @@ from numpy.typing import NDArray
 from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 
-from benchmarks.common import ROOT, describe, machine, migrated_database, percentile
+from benchmarks.common import (
+    DEFAULT_REPEAT,
+    ROOT,
+    Figure,
+    Ratio,
+    Rounds,
+    add_round_arguments,
+    describe,
+    machine,
+    migrated_database,
+    percentile,
+    run_rounds,
+    summarize,
+    write_json,
+)
 from services.video_rag.bootstrap import Dependencies
 from services.video_rag.db.models import (
     ChatSession,
@@ -433,9 +455,14 @@ def baseline_python() -> Path:
 
 
 def pgvector_baseline(
-    url: str, sessions: int, plan: list[tuple[uuid.UUID, list[float], str]], warmup: int
+    url: str,
+    sessions: int,
+    plan: list[tuple[uuid.UUID, list[float], str]],
+    warmup: int,
+    load: bool = True,
 ) -> dict[str, Any]:
-    """Run pgvector_baseline.py on the loaded database; returns its result (see there)."""
+    """Run pgvector_baseline.py on the loaded database; returns its result (see there). With
+    `load` it first copies the chunks into PGVector's table (once per database)."""
     python = baseline_python()
     with tempfile.TemporaryDirectory(prefix="bench-baseline-") as tmp:
         job, result = Path(tmp) / "job.json", Path(tmp) / "result.json"
@@ -447,6 +474,7 @@ def pgvector_baseline(
                     "queries": [[str(session), vector] for session, vector, _ in plan],
                     "k": K,
                     "warmup": warmup,
+                    "load": load,
                 }
             )
         )
@@ -460,8 +488,82 @@ def pgvector_baseline(
     return figures
 
 
-def measure(layout: Layout, queries: int, recall_sample: int, baseline: bool) -> dict[str, Any]:
-    """Load `layout` into a fresh database and measure; returns the timings and figures."""
+# What each round prints (medians, min and max over the rounds) and its ratios against the
+# baseline (each round's own, then their median).
+ROUND_FIGURES = (
+    Figure("hybrid_ms", "hybrid_search p50"),
+    Figure("hybrid_p95_ms", "hybrid_search p95"),
+    Figure("hybrid_exact_ms", "hybrid_search exact p50"),
+    Figure("hybrid_exact_p95_ms", "hybrid_search exact p95"),
+    Figure("vector_ms", "vector_search p50"),
+    Figure("vector_p95_ms", "vector_search p95"),
+    Figure("vector_exact_p95_ms", "vector_search exact p95"),
+    Figure("exact_over_shortlist_p95", "hybrid p95, exact / shortlist", "x"),
+    Figure("hybrid_cpu_ms", "hybrid server CPU p50"),
+    Figure("hybrid_client_cpu_ms", "hybrid client CPU p50"),
+    Figure("baseline_per_request_ms", "PGVector built per request p50"),
+    Figure("baseline_per_request_p95_ms", "PGVector built per request p95"),
+    Figure("baseline_once_ms", "PGVector built once p50"),
+    Figure("baseline_once_p95_ms", "PGVector built once p95"),
+)
+ROUND_RATIOS = (
+    Ratio(
+        "ratio_per_request_p95",
+        "p95 PGVector per request / hybrid (target >= 9)",
+        "baseline_per_request_p95_ms",
+        "hybrid_p95_ms",
+    ),
+    Ratio(
+        "ratio_once_p95",
+        "p95 PGVector built once / hybrid",
+        "baseline_once_p95_ms",
+        "hybrid_p95_ms",
+    ),
+    Ratio(
+        "ratio_exact_per_request_p95",
+        "p95 PGVector per request / hybrid exact",
+        "baseline_per_request_p95_ms",
+        "hybrid_exact_p95_ms",
+    ),
+)
+
+
+@dataclass
+class _AppRound:
+    """One round of the app's searches: timings (ms) per search, and the vector top-k."""
+
+    timings: dict[str, list[float]]
+    server_cpu: dict[str, list[float]]
+    client_cpu: dict[str, list[float]]
+    vector_top: list[set[int]]
+
+
+def _round_figures(app: _AppRound, base: dict[str, Any] | None) -> dict[str, float]:
+    """One round's figures: the app's medians and p95s, the baseline's, and their agreement."""
+    figures: dict[str, float] = {}
+    for name in TIMED:
+        figures[f"{name}_ms"] = median(app.timings[name])
+        figures[f"{name}_p95_ms"] = percentile(app.timings[name], 0.95)
+        if app.server_cpu[name]:
+            figures[f"{name}_cpu_ms"] = median(app.server_cpu[name])
+    figures["hybrid_client_cpu_ms"] = median(app.client_cpu["hybrid"])
+    figures["exact_over_shortlist_p95"] = figures["hybrid_exact_p95_ms"] / figures["hybrid_p95_ms"]
+    if base is not None:
+        for key in ("per_request", "once"):
+            figures[f"baseline_{key}_ms"] = median(base[f"{key}_ms"])
+            figures[f"baseline_{key}_p95_ms"] = percentile(base[f"{key}_ms"], 0.95)
+        same = sum(set(top) == ours for top, ours in zip(base["top"], app.vector_top, strict=True))
+        figures["agreement"] = same / len(app.vector_top)
+    return figures
+
+
+def measure(
+    layout: Layout, queries: int, recall_sample: int, baseline: bool, repeat: int = DEFAULT_REPEAT
+) -> dict[str, Any]:
+    """Load `layout` into a fresh database and measure `repeat` rounds, each timing every
+    question of the same plan with the app's searches and with the baseline (when asked), back
+    to back in alternating order; returns the figures, every round's timings pooled, and the
+    rounds (`Rounds`)."""
     rng = random.Random(11)
     figures: dict[str, Any] = {}
     with migrated_database() as url:
@@ -469,10 +571,9 @@ def measure(layout: Layout, queries: int, recall_sample: int, baseline: bool) ->
         began = time.perf_counter()
         load(deps, layout)
         figures["load_seconds"] = time.perf_counter() - began
-        timings: dict[str, list[float]] = {name: [] for name in TIMED}
-        server_cpu: dict[str, list[float]] = {name: [] for name in TIMED}
-        client_cpu: dict[str, list[float]] = {name: [] for name in TIMED}
-        vector_top: list[set[int]] = []
+        pooled = _AppRound(
+            {name: [] for name in TIMED}, {name: [] for name in TIMED}, {n: [] for n in TIMED}, []
+        )
         recalls: dict[bool, list[float]] = {False: [], True: []}
         with Session(deps.engine) as db:
             figures["bytes"] = db.scalar(text("SELECT pg_total_relation_size('transcript_chunk')"))
@@ -492,21 +593,26 @@ def measure(layout: Layout, queries: int, recall_sample: int, baseline: bool) ->
             figures["text_match_share"] = text_match_shares(db, plan)
             backend = db.scalar(text("SELECT pg_backend_pid()"))
 
-            def timed(name: str, search: Any, *args: Any, **kwargs: Any) -> list[RetrievedChunk]:
-                cpu = server_cpu_ns(backend)
-                own = time.thread_time()
-                start = time.perf_counter()
-                found: list[RetrievedChunk] = search(*args, embedding_model=MODEL, **kwargs)
-                timings[name].append((time.perf_counter() - start) * 1000)
-                client_cpu[name].append((time.thread_time() - own) * 1000)
-                if cpu is not None and (after := server_cpu_ns(backend)) is not None:
-                    server_cpu[name].append((after - cpu) / 1e6)
-                assert len(found) == K, found
-                return found
+            def searches(questions: list[tuple[uuid.UUID, list[float], str]]) -> _AppRound:
+                """Every question by each search, interleaved (the machine's moods fall on every
+                variant alike)."""
+                measured = _AppRound(
+                    {n: [] for n in TIMED}, {n: [] for n in TIMED}, {n: [] for n in TIMED}, []
+                )
 
-            for warm_up in (True, False):
-                # Interleaved, so that the machine's moods fall on every variant alike.
-                for session_id, vector, words in plan[:5] if warm_up else plan:
+                def timed(name: str, search: Any, *args: Any, **kw: Any) -> list[RetrievedChunk]:
+                    cpu = server_cpu_ns(backend)
+                    own = time.thread_time()
+                    start = time.perf_counter()
+                    found: list[RetrievedChunk] = search(*args, embedding_model=MODEL, **kw)
+                    measured.timings[name].append((time.perf_counter() - start) * 1000)
+                    measured.client_cpu[name].append((time.thread_time() - own) * 1000)
+                    if cpu is not None and (after := server_cpu_ns(backend)) is not None:
+                        measured.server_cpu[name].append((after - cpu) / 1e6)
+                    assert len(found) == K, found
+                    return found
+
+                for session_id, vector, words in questions:
                     for exact in (False, True):
                         suffix = "_exact" if exact else ""
                         timed(
@@ -526,11 +632,31 @@ def measure(layout: Layout, queries: int, recall_sample: int, baseline: bool) ->
                             K,
                             exact=exact,
                         )
-                        if not exact and not warm_up:
-                            vector_top.append({chunk.chunk_id for chunk in found})
-                if warm_up:
-                    for values in (*timings.values(), *server_cpu.values(), *client_cpu.values()):
-                        values.clear()
+                        if not exact:
+                            measured.vector_top.append({chunk.chunk_id for chunk in found})
+                return measured
+
+            def app_round(_: int) -> _AppRound:
+                measured = searches(plan)
+                for name in TIMED:
+                    pooled.timings[name] += measured.timings[name]
+                    pooled.server_cpu[name] += measured.server_cpu[name]
+                    pooled.client_cpu[name] += measured.client_cpu[name]
+                return measured
+
+            searches(plan[:5])  # warm-up
+            db.rollback()  # no snapshot held while the baseline copies and vacuums
+            baseline_round = None
+            if baseline:
+                # PGVector's table, filled once before the rounds; each round then only searches.
+                figures["baseline_load"] = pgvector_baseline(url, layout.sessions, [], 0)
+
+                def baseline_round(_: int) -> dict[str, Any]:
+                    return pgvector_baseline(
+                        url, layout.sessions, plan, warmup=min(5, queries), load=False
+                    )
+
+            rounds, order = run_rounds(repeat, app_round, baseline_round, _round_figures)
             for _ in range(min(recall_sample, queries)):
                 session = rng.randrange(layout.sessions)
                 query = question_vector(layout, session, rng)
@@ -538,25 +664,23 @@ def measure(layout: Layout, queries: int, recall_sample: int, baseline: bool) ->
                     recalls[exact].append(recall_of(db, repository, layout, session, query, exact))
             db.rollback()
         deps.close()
-        figures.update({f"{name}_ms": values for name, values in timings.items()})
-        figures.update({f"{name}_cpu_ms": values for name, values in server_cpu.items()})
-        figures.update({f"{name}_client_ms": values for name, values in client_cpu.items()})
+        figures.update({f"{name}_ms": values for name, values in pooled.timings.items()})
+        figures.update({f"{name}_cpu_ms": values for name, values in pooled.server_cpu.items()})
+        figures.update({f"{name}_client_ms": values for name, values in pooled.client_cpu.items()})
         for exact, key in ((False, "recall"), (True, "recall_exact")):
             values = recalls[exact]
             figures[key] = sum(values) / len(values) if values else math.nan
         figures["recalls"] = len(recalls[False])
-        if baseline:
-            result = pgvector_baseline(url, layout.sessions, plan, warmup=min(5, queries))
-            same = sum(
-                set(top) == ours for top, ours in zip(result["top"], vector_top, strict=True)
-            )
-            figures["baseline"] = result
-            figures["agreement"] = same / len(vector_top)
+        figures["rounds"] = rounds
+        figures["baseline_first"] = order
     return figures
 
 
-def _report(layout: Layout, figures: dict[str, Any]) -> dict[str, float]:
-    hybrid_ms, vector_ms = figures["hybrid_ms"], figures["vector_ms"]
+def _report(layout: Layout, figures: dict[str, Any]) -> tuple[dict[str, float], Rounds]:
+    """Print the pooled timings of every round and the rounds' summary; returns the figures
+    (medians over the rounds, with `_min` and `_max`; recall and text shares as measured) and
+    the rounds."""
+    rounds: list[dict[str, float]] = figures["rounds"]
     total = layout.sessions * layout.chunks
     print(
         f"{layout.sessions} sessions x {layout.chunks} chunks ({layout.videos} videos each) = "
@@ -564,17 +688,16 @@ def _report(layout: Layout, figures: dict[str, Any]) -> dict[str, float]:
         f"{figures['heap_bytes'] / 2**20:,.0f} MiB), loaded in {figures['load_seconds']:.1f} s "
         f"({total / figures['load_seconds']:,.0f} chunks/s)"
     )
-    print(f"  hybrid_search k={K}:          {describe(hybrid_ms)}  (half-precision shortlist)")
+    print(f"  every search of all {len(rounds)} round(s) pooled:")
+    print(f"  hybrid_search k={K}:          {describe(figures['hybrid_ms'])}  (shortlist)")
     print(f"  hybrid_search k={K} exact:    {describe(figures['hybrid_exact_ms'])}")
-    print(f"  vector_search k={K}:          {describe(vector_ms)}")
+    print(f"  vector_search k={K}:          {describe(figures['vector_ms'])}")
     print(f"  vector_search k={K} exact:    {describe(figures['vector_exact_ms'])}")
     print(
         f"  vector recall@{K} against a float32 brute force (clustered embeddings): "
         f"{figures['recall']:.3f} shortlist, {figures['recall_exact']:.3f} exact, over "
         f"{figures['recalls']} queries"
     )
-    exact_ratio = percentile(figures["hybrid_exact_ms"], 0.95) / percentile(hybrid_ms, 0.95)
-    print(f"  hybrid p95 exact / shortlist: {exact_ratio:.2f}x")
     shares = figures["text_match_share"]
     print(
         f"  full-text matches per question: median {median(shares):.0%}, p90 "
@@ -594,58 +717,29 @@ def _report(layout: Layout, figures: dict[str, Any]) -> dict[str, float]:
                 for name, values in cpu.items()
             )
         )
-    result = {
-        "hybrid_ms": median(hybrid_ms),
-        "hybrid_p95_ms": percentile(hybrid_ms, 0.95),
-        "vector_ms": median(vector_ms),
-        "vector_p95_ms": percentile(vector_ms, 0.95),
-        "hybrid_exact_ms": median(figures["hybrid_exact_ms"]),
-        "hybrid_exact_p95_ms": percentile(figures["hybrid_exact_ms"], 0.95),
-        "vector_exact_p95_ms": percentile(figures["vector_exact_ms"], 0.95),
-        "recall": figures["recall"],
-        "recall_exact": figures["recall_exact"],
-        "text_match_share": median(shares),
-        "hybrid_client_cpu_ms": median(client),
-    }
-    if all(cpu.values()):
-        result.update(
-            hybrid_cpu_ms=median(cpu["hybrid"]),
-            hybrid_cpu_p95_ms=percentile(cpu["hybrid"], 0.95),
-            hybrid_exact_cpu_ms=median(cpu["hybrid_exact"]),
-            vector_cpu_ms=median(cpu["vector"]),
+    loaded = figures.get("baseline_load")
+    if loaded is not None:
+        versions = ", ".join(f"{name} {v}" for name, v in loaded["versions"].items())
+        agreement = min(r["agreement"] for r in rounds)
+        print(
+            f"  baseline: PGVector v1 ({versions}), one collection per session, its store built "
+            f"per request (as the original) and built once; langchain_pg_embedding "
+            f"{loaded['table_bytes'] / 2**20:,.0f} MiB, copied in {loaded['load_seconds']:.1f} s;"
+            f" same top {K} as vector_search for {agreement:.0%} of the queries"
         )
-    baseline = figures.get("baseline")
-    if baseline is None:
-        return result
-    per_request, once = baseline["per_request_ms"], baseline["once_ms"]
-    versions = ", ".join(f"{name} {v}" for name, v in baseline["versions"].items())
-    print(
-        f"  baseline: PGVector v1 ({versions}), one collection per session; "
-        f"langchain_pg_embedding {baseline['table_bytes'] / 2**20:,.0f} MiB, copied in "
-        f"{baseline['load_seconds']:.1f} s; same top {K} as vector_search for "
-        f"{figures['agreement']:.0%} of the queries"
+    summary = summarize(
+        rounds, figures["baseline_first"], ROUND_FIGURES, ROUND_RATIOS if loaded else ()
     )
-    print(f"    store built per request:  {describe(per_request)}")
-    print(f"    store built once:         {describe(once)}")
-    hybrid_p95 = percentile(hybrid_ms, 0.95)
-    ratio = percentile(per_request, 0.95) / hybrid_p95
-    ratio_once = percentile(once, 0.95) / hybrid_p95
-    ratio_exact = percentile(per_request, 0.95) / percentile(figures["hybrid_exact_ms"], 0.95)
-    print(
-        f"  p95 ratio, baseline / hybrid: {ratio:.1f}x per request (target >= 9), "
-        f"{ratio_once:.1f}x built once; {ratio_exact:.1f}x per request for the exact path"
+    result = Rounds(rounds, figures["baseline_first"], summary)
+    flat = result.medians()
+    flat.update(
+        recall=figures["recall"],
+        recall_exact=figures["recall_exact"],
+        text_match_share=median(shares),
     )
-    result.update(
-        baseline_per_request_ms=median(per_request),
-        baseline_per_request_p95_ms=percentile(per_request, 0.95),
-        baseline_once_ms=median(once),
-        baseline_once_p95_ms=percentile(once, 0.95),
-        ratio_per_request_p95=ratio,
-        ratio_once_p95=ratio_once,
-        ratio_exact_per_request_p95=ratio_exact,
-        agreement=figures["agreement"],
-    )
-    return result
+    if loaded is not None:
+        flat["agreement"] = min(r["agreement"] for r in rounds)
+    return flat, result
 
 
 def run(
@@ -656,19 +750,23 @@ def run(
     recall_sample: int = 20,
     baseline: bool = True,
     scale: int = 1,
+    repeat: int = DEFAULT_REPEAT,
+    json_path: Path | None = None,
 ) -> dict[str, float]:
-    """Load, measure and print; returns medians and p95s in milliseconds, the recall and, with
-    the baseline, its figures and the ratios (with `scale` > 1 also those keys at that scale,
-    prefixed `scaled_`)."""
+    """Load, measure `repeat` rounds and print; returns medians over the rounds (and their min
+    and max as `<key>_min`, `<key>_max`) in milliseconds, the recall and, with the baseline, its
+    figures and the ratios (medians of the per-round ratios; with `scale` > 1 also those keys at
+    that scale, prefixed `scaled_`). `json_path`: also write them and every round there."""
     layout = Layout(sessions, chunks, min(videos, chunks), seed=7)
-    figures = measure(layout, queries, recall_sample, baseline)
-    print(f"retrieval benchmark on {machine()}")
-    result = _report(layout, figures)
+    print(f"retrieval benchmark on {machine()} (as it starts), {repeat} round(s)")
+    figures = measure(layout, queries, recall_sample, baseline, repeat)
+    result, rounds = _report(layout, figures)
+    document: dict[str, Any] = {"figures": result, **rounds.as_json()}
     if scale > 1:
         bigger = Layout(sessions * scale, chunks, layout.videos, seed=7)
-        figures = measure(bigger, queries, recall_sample, baseline)
+        figures = measure(bigger, queries, recall_sample, baseline, repeat)
         print(f"at {scale}x the data (machine: {machine()}):")
-        scaled = _report(bigger, figures)
+        scaled, scaled_rounds = _report(bigger, figures)
         for key in (
             "hybrid_p95_ms",
             "hybrid_exact_p95_ms",
@@ -678,6 +776,9 @@ def run(
             if key in scaled:
                 print(f"  {key}: {result[key]:.2f} -> {scaled[key]:.2f} ({scale}x the data)")
         result.update({f"scaled_{key}": value for key, value in scaled.items()})
+        document["scaled"] = {"figures": scaled, **scaled_rounds.as_json()}
+    print(f"retrieval benchmark done; machine: {machine()}")
+    write_json(json_path, "retrieval", document)
     return result
 
 
@@ -685,11 +786,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--sessions", type=int, default=100)
     parser.add_argument("--chunks", type=int, default=1000, help="chunks per session")
-    parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--queries", type=int, default=200, help="questions per round")
     parser.add_argument("--videos", type=int, default=5, help="videos per session")
     parser.add_argument("--recall-sample", type=int, default=20)
     parser.add_argument("--no-baseline", action="store_true", help="skip the PGVector baseline")
     parser.add_argument("--scale", type=int, default=1, help="also measure at N x the sessions")
+    add_round_arguments(parser)
     args = parser.parse_args()
     run(
         args.sessions,
@@ -699,6 +801,8 @@ def main() -> None:
         args.recall_sample,
         baseline=not args.no_baseline,
         scale=args.scale,
+        repeat=args.repeat,
+        json_path=args.json,
     )
 
 

@@ -14,10 +14,15 @@ notes when the first `delta` event arrives and when `done` arrives, for three ki
 - standalone: a self-contained question asked after others (history, but no rewrite needed).
 
 Baseline, in the same run: the same streamed completion requested from the fake directly (the
-LLM's own first-token and total time over HTTP). Reported: medians (and p95) of each, and the
-first token's overhead over the baseline's (target for a first question: ≤ 50 ms).
+LLM's own first-token and total time over HTTP). `--repeat` rounds (default 3), each asking the
+three questions `--runs` times and timing the baseline `--runs` times, back to back, the baseline
+first in even rounds and last in odd ones. Reported: every round's streams pooled (medians, p95),
+then per figure the median, min and max of the per-round medians, and the first token's overhead
+over the baseline's (target for a first question: ≤ 50 ms) and the ratios to it, each computed
+per round, as the median over the rounds. `--json FILE` also writes them and every round.
 
-    python -m benchmarks.streaming [--runs 15] [--first-token-ms 300] [--token-ms 20]
+    python -m benchmarks.streaming [--runs 5] [--repeat 3] [--first-token-ms 300] [--token-ms 20]
+        [--json FILE]
 """
 
 from __future__ import annotations
@@ -26,13 +31,25 @@ import argparse
 import statistics
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 
 from benchmarks.chat import transcript_segments
-from benchmarks.common import describe, fake_llm_settings, local_host, machine, migrated_database
+from benchmarks.common import (
+    DEFAULT_REPEAT,
+    Figure,
+    Ratio,
+    add_round_arguments,
+    describe,
+    fake_llm_settings,
+    local_host,
+    machine,
+    measure_rounds,
+    migrated_database,
+    write_json,
+)
 from benchmarks.fake_llm import fake_llm_process
 from tests.support.fake_openai import FakeOpenAI
 
@@ -84,10 +101,73 @@ def _stream_times(
     return (first - began) * 1000, (end - began) * 1000
 
 
-def run(runs: int = 15, first_token_ms: float = 300.0, token_ms: float = 20.0) -> dict[str, float]:
-    """Measure; prints the figures and returns them (milliseconds)."""
-    times: dict[str, list[tuple[float, float]]] = {kind: [] for kind in (*QUESTIONS, "baseline")}
+KINDS = (*QUESTIONS, "baseline")
+
+
+def _label(kind: str) -> str:
+    return f"{kind} question" if kind in QUESTIONS else "baseline (LLM direct)"
+
+
+# Per-round figures: the medians of each kind of question, then the differences and ratios
+# against the baseline's (each round's own, then their median).
+ROUND_FIGURES = tuple(
+    Figure(
+        f"{kind}_{part}_ms",
+        f"{kind} {'question' if kind in QUESTIONS else '(LLM direct)'}: {label}",
+    )
+    for kind in KINDS
+    for part, label in (("first", "first token p50"), ("total", "whole answer p50"))
+)
+ROUND_RATIOS = (
+    *(
+        Ratio(
+            f"{kind}_first_overhead_ms",
+            f"{kind}: first token - the LLM's",
+            f"{kind}_first_ms",
+            "baseline_first_ms",
+            difference=True,
+        )
+        for kind in QUESTIONS
+    ),
+    Ratio(
+        "first_first_ratio", "first: first token / the LLM's", "first_first_ms", "baseline_first_ms"
+    ),
+    Ratio(
+        "first_total_ratio",
+        "first: whole answer / the LLM's",
+        "first_total_ms",
+        "baseline_total_ms",
+    ),
+)
+Samples = dict[str, list[tuple[float, float]]]
+
+
+def _round_figures(app: Samples, base: Samples | None) -> dict[str, float]:
+    figures: dict[str, float] = {}
+    for kind, samples in {**app, **(base or {})}.items():
+        figures[f"{kind}_first_ms"] = statistics.median(first for first, _ in samples)
+        figures[f"{kind}_total_ms"] = statistics.median(total for _, total in samples)
+    return figures
+
+
+def run(
+    runs: int = 5,
+    first_token_ms: float = 300.0,
+    token_ms: float = 20.0,
+    repeat: int = DEFAULT_REPEAT,
+    json_path: Path | None = None,
+) -> dict[str, float]:
+    """Measure `repeat` rounds, each `runs` times the three questions and `runs` times the
+    baseline, back to back in alternating order; prints every round's samples pooled and the
+    summary, and returns the medians over the rounds (`<key>_min`, `<key>_max` too; ms)."""
+    pooled: Samples = {kind: [] for kind in KINDS}
     condense_calls: dict[str, int] = dict.fromkeys(QUESTIONS, 0)
+    print(f"streaming benchmark on {machine()} (as it starts), {repeat} round(s)")
+    print(
+        f"{runs} runs per round; fake LLM streams {len(ANSWER.split())} words: first after "
+        f"{first_token_ms:.0f} ms, then one every {token_ms:.0f} ms (a non-streamed call: "
+        f"{first_token_ms:.0f} ms)"
+    )
     with (
         migrated_database() as url,
         fake_llm_process(
@@ -114,24 +194,52 @@ def run(runs: int = 15, first_token_ms: float = 300.0, token_ms: float = 20.0) -
                 condense_calls[kind] += fake.counts().chat - before - 1
                 return result
 
-            ask("first")  # warm-up: the first request of a process loads LangChain and openai
-            for _ in range(runs):
-                assert http.delete("/chat/messages", headers=headers).status_code == 204
-                times["first"].append(ask("first"))
-                times["follow-up"].append(ask("follow-up"))
-                times["standalone"].append(ask("standalone"))
-            direct: Callable[[], tuple[float, float]] = lambda: _stream_times(  # noqa: E731
-                http,
-                f"{fake.base_url}/v1/chat/completions",
-                {"model": "gpt-4o-mini", "stream": True, "messages": [{"role": "user"}]},
-                {},
-                "data: [DONE]",
-            )
-            for _ in range(runs):
-                times["baseline"].append(direct())
+            def direct() -> tuple[float, float]:
+                return _stream_times(
+                    http,
+                    f"{fake.base_url}/v1/chat/completions",
+                    {"model": "gpt-4o-mini", "stream": True, "messages": [{"role": "user"}]},
+                    {},
+                    "data: [DONE]",
+                )
 
-    figures = _report(times, condense_calls, runs, first_token_ms, token_ms)
-    return figures
+            def app_round(_: int) -> Samples:
+                times: Samples = {kind: [] for kind in QUESTIONS}
+                for _ in range(runs):
+                    assert http.delete("/chat/messages", headers=headers).status_code == 204
+                    for kind in QUESTIONS:
+                        times[kind].append(ask(kind))
+                for kind, samples in times.items():
+                    pooled[kind] += samples
+                return times
+
+            def baseline_round(_: int) -> Samples:
+                times = [direct() for _ in range(runs)]
+                pooled["baseline"] += times
+                return {"baseline": times}
+
+            # Warm-up: the first request of a process loads LangChain and openai; the first to
+            # the fake opens the client's connection to it.
+            ask("first")
+            condense_calls["first"] = 0
+            direct()
+            rounds = measure_rounds(
+                repeat, app_round, baseline_round, _round_figures, ROUND_FIGURES, ROUND_RATIOS
+            )
+
+    _report(pooled, condense_calls, repeat)
+    result = rounds.medians()
+    result.update(
+        {f"{kind}_condense_calls": condense_calls[kind] / len(pooled[kind]) for kind in QUESTIONS}
+    )
+    overhead = result["first_first_overhead_ms"]
+    print(
+        f"target, first question: first token within the LLM's + 50 ms (median over the rounds): "
+        f"{'met' if overhead <= 50 else 'NOT met'} ({overhead:.1f} ms)"
+    )
+    print(f"streaming benchmark done; machine: {machine()}")
+    write_json(json_path, "streaming", {"figures": result, **rounds.as_json()})
+    return result
 
 
 def _session_with_videos(http: httpx.Client) -> str:
@@ -152,53 +260,27 @@ def _session_with_videos(http: httpx.Client) -> str:
     return token
 
 
-def _report(
-    times: dict[str, list[tuple[float, float]]],
-    condense_calls: dict[str, int],
-    runs: int,
-    first_token_ms: float,
-    token_ms: float,
-) -> dict[str, float]:
-    print(f"streaming benchmark on {machine()}")
-    print(
-        f"{runs} runs; fake LLM streams {len(ANSWER.split())} words: first after "
-        f"{first_token_ms:.0f} ms, then one every {token_ms:.0f} ms (a non-streamed call: "
-        f"{first_token_ms:.0f} ms)"
-    )
-    baseline_first = statistics.median(first for first, _ in times["baseline"])
-    baseline_total = statistics.median(total for _, total in times["baseline"])
-    figures = {"baseline_first_ms": baseline_first, "baseline_total_ms": baseline_total}
-    for kind, samples in times.items():
+def _report(pooled: Samples, condense_calls: dict[str, int], repeat: int) -> None:
+    """Print every round's samples pooled."""
+    print(f"every stream of all {repeat} round(s) pooled:")
+    for kind, samples in pooled.items():
         firsts = [first for first, _ in samples]
         totals = [total for _, total in samples]
-        label = "baseline (LLM direct)" if kind == "baseline" else f"{kind} question"
-        print(f"  {label:22} first token {describe(firsts)}")
+        print(f"  {_label(kind):22} first token {describe(firsts)}")
         print(f"  {'':22} whole answer {describe(totals)}")
         if kind != "baseline":
-            first = statistics.median(firsts)
-            figures[f"{kind}_first_ms"] = first
-            figures[f"{kind}_total_ms"] = statistics.median(totals)
-            figures[f"{kind}_first_overhead_ms"] = first - baseline_first
-            figures[f"{kind}_condense_calls"] = condense_calls[kind] / max(len(samples), 1)
-            print(
-                f"  {'':22} first token - LLM's first token: {first - baseline_first:.1f} ms; "
-                f"condense calls per question: {figures[f'{kind}_condense_calls']:.2f}"
-            )
-    verdict = "met" if figures["first_first_overhead_ms"] <= 50 else "NOT met"
-    print(
-        f"  target, first question: first token within the LLM's + 50 ms: {verdict} "
-        f"({figures['first_first_overhead_ms']:.1f} ms)"
-    )
-    return figures
+            per_question = condense_calls[kind] / max(len(samples), 1)
+            print(f"  {'':22} condense calls per question: {per_question:.2f}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
-    parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--runs", type=int, default=5, help="of each question, per round")
     parser.add_argument("--first-token-ms", type=float, default=300.0)
     parser.add_argument("--token-ms", type=float, default=20.0)
+    add_round_arguments(parser)
     args = parser.parse_args()
-    run(args.runs, args.first_token_ms, args.token_ms)
+    run(args.runs, args.first_token_ms, args.token_ms, args.repeat, args.json)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ yet and pip cannot get its requirements (no network, no registry).
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -63,6 +64,24 @@ def baseline_unavailable_reason() -> str | None:
     return f"the package registry is unreachable (pip cannot get the requirements): {detail}"
 
 
+def assert_summary(out: str, figure_label: str, ratio_label: str, rounds: int = 2) -> None:
+    """The printed summary of `rounds` interleaved rounds: the figure's and the ratio's median,
+    min, max and per-round values (one per round), ratios as the median of per-round ratios."""
+    assert f"summary over {rounds} round(s), baseline (B) and app (A) back to back" in out
+    assert "order alternating: B A A B" in out
+    assert "ratios: median of the per-round ratios" in out
+    for label in (figure_label, ratio_label):
+        line = next((line for line in out.splitlines() if line.strip().startswith(label)), None)
+        assert line is not None, f"{label!r} not in the summary:\n{out}"
+        assert all(word in line for word in ("median", "min", "max", "rounds:")), line
+        assert len(line.split("rounds:")[1].split()) == rounds, line
+
+
+def assert_rounds(figures: dict[str, float], key: str) -> None:
+    """`key`'s median lies within its min and max over the rounds."""
+    assert figures[f"{key}_min"] <= figures[key] <= figures[f"{key}_max"]
+
+
 def test_ingest_benchmark_runs(
     server_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -87,15 +106,21 @@ def test_retrieval_benchmark_runs(
 ) -> None:
     monkeypatch.setenv("BENCH_DATABASE_URL", server_url)
     figures = retrieval.run(
-        sessions=2, chunks=20, queries=5, videos=2, recall_sample=2, baseline=False
+        sessions=2, chunks=20, queries=5, videos=2, recall_sample=2, baseline=False, repeat=2
     )
     assert figures["recall"] == 1.0
     assert figures["hybrid_ms"] > 0
-    assert "hybrid_search" in capsys.readouterr().out
+    assert_rounds(figures, "hybrid_p95_ms")
+    out = capsys.readouterr().out
+    assert "summary over 2 round(s); median, min and max" in out  # no baseline, no ratio
+    assert "hybrid_search p95" in out
 
 
 def test_retrieval_baseline_runs(
-    server_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    server_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
 ) -> None:
     """The PGVector baseline in its own virtualenv (installed from PyPI on first use, which
     takes about a minute), and --scale, at a tiny size."""
@@ -103,13 +128,31 @@ def test_retrieval_baseline_runs(
     if reason is not None:
         pytest.skip(reason)
     monkeypatch.setenv("BENCH_DATABASE_URL", server_url)
+    json_path = tmp_path / "retrieval.json"
     figures = retrieval.run(
-        sessions=2, chunks=20, queries=5, videos=2, recall_sample=1, baseline=True, scale=2
+        sessions=2,
+        chunks=20,
+        queries=5,
+        videos=2,
+        recall_sample=1,
+        baseline=True,
+        scale=2,
+        repeat=2,
+        json_path=json_path,
     )
     assert figures["agreement"] == 1.0  # PGVector finds the same nearest chunks
     assert figures["baseline_per_request_ms"] > 0
     assert figures["scaled_ratio_per_request_p95"] > 0
-    assert "store built per request" in capsys.readouterr().out
+    assert_rounds(figures, "ratio_per_request_p95")
+    assert_summary(
+        capsys.readouterr().out,
+        "PGVector built per request p95",
+        "p95 PGVector per request / hybrid",
+    )
+    document = json.loads(json_path.read_text())
+    assert len(document["rounds"]) == len(document["scaled"]["rounds"]) == 2
+    assert document["baseline_first"] == [True, False]
+    assert document["figures"]["ratio_per_request_p95"] == figures["ratio_per_request_p95"]
 
 
 def test_baseline_probe_names_an_unreachable_registry(
@@ -135,26 +178,45 @@ def test_chat_benchmark_runs(
 ) -> None:
     monkeypatch.setenv("BENCH_DATABASE_URL", server_url)
     figures = chat.run(
-        seconds=1, clients=2, llm_delay_ms=10, videos=1, baseline_seconds=0.5, solo_seconds=0.5
+        seconds=0.5,
+        clients=2,
+        llm_delay_ms=10,
+        videos=1,
+        baseline_seconds=0.3,
+        solo_seconds=0.3,
+        breakdown_questions=2,
+        repeat=2,
+        round_trip_count=5,
     )
     assert figures["errors"] == 0
     assert figures["baseline_errors"] == 0
     # One answer per question, plus a condense call for the follow-ups among the questions.
     assert 1.0 <= figures["llm_calls_per_question"] < 2.0
     assert figures["latency_ms"] > 0
-    assert "server time outside the fake" in capsys.readouterr().out
+    assert figures["ratio"] > 1.0  # a question takes longer than its model calls alone
+    assert_rounds(figures, "ratio")
+    out = capsys.readouterr().out
+    assert "server time outside the fake" in out
+    assert_summary(out, "loaded: outside the model calls p95", "loaded: question p50 / its model")
 
 
 def test_cleanup_benchmark_runs(
     server_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("BENCH_DATABASE_URL", server_url)
-    figures = cleanup.run(expired=60, live=10, threads=2, quiet_seconds=0.3, upload_every=3)
+    figures = cleanup.run(
+        expired=60, live=10, threads=2, quiet_seconds=0.3, upload_every=3, repeat=2
+    )
     assert figures["live_errors"] == 0
     assert figures["baseline_live_errors"] == 0
     assert figures["longest_statement_ms"] > 0
     assert figures["baseline_statement_ms"] > 0
-    assert "one DELETE" in capsys.readouterr().out
+    assert_rounds(figures, "statement_ratio")
+    assert_summary(
+        capsys.readouterr().out,
+        "batched: longest statement",
+        "longest statement, batched / one DELETE",
+    )
 
 
 def test_cold_start_benchmark_runs(
@@ -171,13 +233,19 @@ def test_streaming_benchmark_runs(
     server_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("BENCH_DATABASE_URL", server_url)
-    figures = streaming.run(runs=1, first_token_ms=20, token_ms=1)
+    figures = streaming.run(runs=1, first_token_ms=20, token_ms=1, repeat=2)
     assert 0 < figures["baseline_first_ms"] < figures["baseline_total_ms"]
     assert 0 < figures["first_first_ms"] < figures["first_total_ms"]
     assert figures["first_condense_calls"] == 0  # no history, no condense step
     assert figures["follow-up_condense_calls"] == 1
     assert figures["standalone_condense_calls"] == 0
-    assert "first token" in capsys.readouterr().out
+    assert_rounds(figures, "first_first_overhead_ms")
+    assert figures["first_first_ratio"] > 1.0  # the app's first token follows the LLM's
+    assert_summary(
+        capsys.readouterr().out,
+        "first question: first token p50",
+        "first: first token / the LLM's",
+    )
 
 
 def test_memory_benchmark_runs(
