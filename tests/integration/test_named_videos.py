@@ -23,7 +23,7 @@ def review(video_id: str, title: str, lines: list[str]) -> dict[str, Any]:
 
 AEROLITE = review(
     "aerolite14",
-    "Aerolite 14 Review: The Lightest Laptop",
+    "Aerolite 14 Review: The Lightest Laptop I've Tested",
     [
         "The Aerolite 14 is the lightest laptop I have reviewed.",
         "The Aerolite 14 battery lasted fourteen hours in my test.",
@@ -73,3 +73,21 @@ def test_questions_that_name_no_single_video_search_them_all(deps: Dependencies)
     # Two questions in one, one of them naming a video: both are searched everywhere.
     ask(headers, "Is the Aerolite keyboard shallow, and how long does a gaming battery last?")
     assert {p.video_id for p in answerer.passages} == {"aerolite14", "brickhouse16"}
+
+
+def test_a_title_word_another_video_says_names_no_video(deps: Dependencies) -> None:
+    # "Tested" is only in the Aerolite's title, but the Brickhouse review says "test" too.
+    brickhouse = review(
+        "brickhouse16",
+        "Brickhouse 16 Pro Review: A Gaming Laptop",
+        [
+            "The Brickhouse 16 Pro is a heavy gaming laptop.",
+            "In my battery test the Brickhouse 16 Pro lasted four hours.",
+        ],
+    )
+    headers = session_with(AEROLITE, brickhouse)
+    answerer = recorded(deps)
+    ask(headers, "How long did the battery test last?")
+    assert {p.video_id for p in answerer.passages} == {"aerolite14", "brickhouse16"}
+    ask(headers, "How long did the Aerolite battery test last?")  # named by "Aerolite"
+    assert {p.video_id for p in answerer.passages} == {"aerolite14"}

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from services.video_rag.domain.prompts import Passage
+from services.video_rag.domain.prompts import Passage, stem
 from services.video_rag.domain.whole_video import (
     outline,
+    title_words_asked,
     videos_named,
-    videos_named_apart,
     whole_video_kind,
     without_title_words,
 )
@@ -90,20 +90,26 @@ REVIEWS = {
 }
 
 
-def test_a_question_names_the_videos_only_their_own_title_words_name() -> None:
-    assert videos_named_apart("How heavy is the Aerolite 14?", REVIEWS) == ["aerolite14"]
-    assert videos_named_apart("Is the brickhouse's screen bright?", REVIEWS) == ["brickhouse"]
-    assert videos_named_apart("Which lasts longer, the Brickhouse or the Aerolite?", REVIEWS) == [
-        "aerolite14",
-        "brickhouse",
-    ]
+def test_the_words_of_a_question_only_one_title_has() -> None:
+    aerolite, brickhouse = stem("aerolite"), stem("brickhouse")  # the words, stemmed
+    assert title_words_asked("How heavy is the Aerolite 14?", REVIEWS) == {aerolite: "aerolite14"}
+    assert title_words_asked("Is the brickhouse's screen bright?", REVIEWS) == {
+        brickhouse: "brickhouse"
+    }
+    assert title_words_asked("Which is lighter, the Brickhouse or the Aerolite?", REVIEWS) == {
+        aerolite: "aerolite14",
+        brickhouse: "brickhouse",
+    }
+    # "tested" is a word of one title only: whether it names that video depends on what the
+    # other videos say (service.chat asks the database).
+    assert title_words_asked("How did you test it?", REVIEWS) == {"test": "aerolite14"}
 
 
-def test_shared_generic_and_numeric_title_words_name_no_video() -> None:
-    assert videos_named_apart("Which laptop is lighter?", REVIEWS) == []  # in two titles
-    assert videos_named_apart("Is the review honest?", REVIEWS) == []  # a kind of video
-    assert videos_named_apart("Does it last 14 hours?", REVIEWS) == []  # a number
-    assert videos_named_apart("How long does the dough rise?", REVIEWS) == []
+def test_shared_generic_and_numeric_title_words_are_not_asked_for() -> None:
+    assert title_words_asked("Which laptop is lighter?", REVIEWS) == {}  # in two titles
+    assert title_words_asked("Is the review honest?", REVIEWS) == {}  # a kind of video
+    assert title_words_asked("Does it last 14 hours?", REVIEWS) == {}  # a number
+    assert title_words_asked("How long does the dough rise?", REVIEWS) == {}
 
 
 def test_title_words_are_taken_out_of_the_question() -> None:

@@ -10,11 +10,26 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Select, case, delete, exists, func, insert, or_, select, update
+from sqlalchemy import (
+    Select,
+    Text,
+    bindparam,
+    case,
+    cast,
+    delete,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, REGCONFIG
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from services.video_rag.db.models import (
+    TEXT_SEARCH_CONFIG,
     ChatMessage,
     ChatSession,
     ClientRateWindow,
@@ -525,6 +540,35 @@ class ChatRepository:
             .order_by(SessionVideo.added_at, SessionVideo.video_id)
         )
         return {video_id: title for video_id, title in self._db.execute(query)}
+
+    def videos_saying(self, session_id: uuid.UUID, words: Sequence[str]) -> dict[str, set[str]]:
+        """For each of `words` (letters and digits), the session's videos whose transcript
+        holds a word beginning with it ("test" finds "tested")."""
+        if not words:
+            return {}
+        word = (
+            func.unnest(bindparam("words", list(words), type_=ARRAY(Text)))
+            .table_valued("word")
+            .render_derived()
+        )
+        query = (
+            select(word.c.word, SessionVideo.video_id)
+            .distinct()
+            .join(SessionVideo, SessionVideo.session_id == session_id)
+            .join(TranscriptChunk, TranscriptChunk.transcript_id == SessionVideo.transcript_id)
+            .where(
+                TranscriptChunk.text_search.bool_op("@@")(
+                    func.to_tsquery(
+                        cast(bindparam("config", TEXT_SEARCH_CONFIG, type_=Text), REGCONFIG),
+                        word.c.word + ":*",
+                    )
+                )
+            )
+        )
+        found: dict[str, set[str]] = {}
+        for said, video_id in self._db.execute(query):
+            found.setdefault(said, set()).add(video_id)
+        return found
 
     def whole_transcripts(
         self, session_id: uuid.UUID, video_ids: Sequence[str]

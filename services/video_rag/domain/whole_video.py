@@ -73,28 +73,29 @@ def videos_named(question: str, titles: Mapping[str, str | None]) -> list[str]:
     return [video_id for video_id, score in scores.items() if score == best]
 
 
-def videos_named_apart(question: str, titles: Mapping[str, str | None]) -> list[str]:
-    """The videos the question names by a word that only their title has among `titles` ("How
-    heavy is the Aerolite?" names "Aerolite 14 Review" and no other laptop review), in the order
-    of `titles`; empty when it names none. Words of three characters or more with a letter;
-    words shared by two titles ("laptop") and words that say what kind of video it is do not
-    name one."""
+def title_words_asked(question: str, titles: Mapping[str, str | None]) -> dict[str, str]:
+    """The words of `question` that only one of `titles` has (stemmed), each with that video:
+    "How heavy is the Aerolite?" -> {"aerolite": <the Aerolite review>}. Letters and digits
+    only, three characters or more, not only digits; words that say what kind of video it is
+    and words shared by two titles ("laptop") are left out. Whether such a word names its video
+    also depends on what the other videos say (see `service.chat`)."""
     asked = {stem(word) for word in content_words(question)} - _GENERIC
     words = {
         video_id: {
             stem(word)
             for word in content_words(title or "")
-            if len(word) >= 3 and not word.isdigit()
+            if len(word) >= 3 and word.isalnum() and not word.isdigit()
         }
         - _GENERIC
         for video_id, title in titles.items()
     }
     seen = Counter(word for title_words in words.values() for word in title_words)
-    return [
-        video_id
+    return {
+        word: video_id
         for video_id, title_words in words.items()
-        if any(seen[word] == 1 for word in title_words & asked)
-    ]
+        for word in sorted(title_words & asked)
+        if seen[word] == 1
+    }
 
 
 def without_title_words(question: str, titles: Sequence[str | None]) -> str:

@@ -392,16 +392,16 @@ class OfflineExtractiveAnswerer:
 
     Every caption of the passages is scored by `domain.moments.rank_moments` (the question's
     words it holds, weighted by rarity, with similar words matching through the offline model's
-    vectors; a follow-up's previous question counts half). The best caption is quoted with its
+    vectors; a follow-up's previous question counts less). The best caption is quoted with its
     sentence, the video, the moment and the citation marker; so is the best caption of another
     passage (preferably of another video, for comparisons) when it matches at least half as
     much of the question::
 
         From "Surface Go Review" at 1:24: "The battery lasts about nine hours." [1]
 
-    A question that names videos by their titles' words is answered from those videos only.
-    NO_ANSWER when no caption shares a word (or a similar one) with the question, nor belongs to
-    a video it names. Deterministic.
+    (A question naming videos by their titles' words got passages of those videos only: see
+    `service.chat`.) NO_ANSWER when no caption shares a word (or a similar one) with the
+    question, nor belongs to a video it names. Deterministic.
     """
 
     model_label: str = "offline-extractive"
@@ -438,8 +438,6 @@ class OfflineExtractiveAnswerer:
             words_similarity=words,
             text_similarity=meaning,
         )
-        if any(moment.named for moment in ranked):  # the question names its video(s)
-            ranked = [moment for moment in ranked if moment.named]
         matched = [moment for moment in ranked if moment.matched > 0] or [
             moment for moment in ranked[:1] if moment.named
         ]

@@ -46,8 +46,8 @@ from services.video_rag.domain.prompts import (
 )
 from services.video_rag.domain.relevance import question_parts
 from services.video_rag.domain.whole_video import (
+    title_words_asked,
     videos_named,
-    videos_named_apart,
     whole_video_kind,
     without_title_words,
 )
@@ -451,13 +451,23 @@ def _retrieve_named(
     in_scope: Mapping[str, str | None],
     stages: Stages,
 ) -> list[Passage]:
-    """The passages of the videos a one-part question names by their own title words, searched
-    with those words left out (said in many passages of those videos, they would only blur which
-    one answers), an equal share from each of up to MAX_NAMED_SEARCHES named videos ("which
-    lasts longer, X or Y?"); none when the question names no video or asks several things."""
+    """The passages of the videos a one-part question names: by a word of their title that no
+    other title has and no other video's transcript says ("the Aerolite", not "tested"). They
+    are searched with their title words left out (said in many of their passages, those would
+    only blur which one answers), an equal share from each of up to MAX_NAMED_SEARCHES videos
+    ("which lasts longer, X or Y?"). None when the question names no video or asks several
+    things."""
     if len(question_parts(question)) > 1:
         return []
-    named = videos_named_apart(question, in_scope)
+    candidates = title_words_asked(question, in_scope)
+    if not candidates:
+        return []
+    with deps.uow() as uow:
+        saying = uow.chat.videos_saying(session_id, list(candidates))
+    named_by = {
+        video_id for word, video_id in candidates.items() if saying.get(word, set()) <= {video_id}
+    }
+    named = [video_id for video_id in in_scope if video_id in named_by]
     if not named:
         return []
     query = without_title_words(question, [in_scope[video_id] for video_id in named])
