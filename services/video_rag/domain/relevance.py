@@ -8,8 +8,9 @@ the same for every deployment and costs about a millisecond. A question whose su
 threshold gets the documented not-found sentence without any model call (NOT_FOUND_THRESHOLD for
 offline answers, MODEL_NOT_FOUND_THRESHOLD with a model, in hundredths).
 
-Calibrated with `calibrate_threshold` on the labelled set of tests/eval (its floors are guarded
-by tests/eval/test_evaluation_over_http.py): it separates questions about another subject
+Calibrated with `calibrate_threshold` on the labelled set of tests/eval (tests/eval/
+test_not_found_threshold.py recomputes it; the answer-quality floors are guarded by
+tests/eval/test_evaluation_over_http.py): it separates questions about another subject
 altogether (0.13-0.26 against at least 0.32 for answerable ones) but NOT a question on the videos'
 own subject that they do not answer ("Do they support spatial audio?" over a headphone review
 scores like an answerable one); with a model, the model itself is told to answer the not-found
