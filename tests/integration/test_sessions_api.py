@@ -123,6 +123,20 @@ def test_unknown_session_is_401_not_found() -> None:
     assert body_of(response)["error"]["code"] == "session_not_found"
 
 
+@pytest.mark.parametrize(("route", "body"), [("chat", b"{not json"), ("videos", b"{not json")])
+def test_an_unknown_session_is_401_before_a_bad_body_is_400(route: str, body: bytes) -> None:
+    unknown = {"X-Session-Id": "B" * 43}
+    response = invoke("POST", route, headers=unknown, body=body)
+    assert response.status_code == 401
+    assert body_of(response)["error"]["code"] == "session_not_found"
+    known = {"X-Session-Id": create()["session_id"]}
+    response = invoke("POST", route, headers=known, body=body)
+    assert response.status_code == 400
+    assert body_of(response)["error"]["code"] == "invalid_json"
+    bad_field = invoke("POST", route, headers=unknown, json_body={"message": 5, "urls": 5})
+    assert bad_field.status_code == 401
+
+
 def test_current_session_counts_its_videos_and_messages(db: Session, clock: FakeClock) -> None:
     session_id = create()["session_id"]
     key = session_uuid(db, session_id)
