@@ -43,10 +43,10 @@ param tags object = {}
 ])
 param instanceMemoryMB int = 2048
 
-@description('Most instances the app scales out to. Each instance may open up to 10 PostgreSQL connections (pool_size 5 + max_overflow 5): keep instances x 10 within the server\'s max_connections (about 50 on Burstable B1ms, hence 4).')
+@description('Most instances the app scales out to. Each instance may open up to 10 PostgreSQL connections (pool_size 5 + max_overflow 5): keep instances x 10 within the server\'s user connections (35 on Burstable B1ms: 50 less 15 Azure reserves; hence 3, with 5 left for migrations and administration).')
 @minValue(1)
 @maxValue(1000)
-param maximumInstanceCount int = 4
+param maximumInstanceCount int = 3
 
 // ---------------------------------------------------------------------------------------------
 // PostgreSQL

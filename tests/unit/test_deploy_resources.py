@@ -866,3 +866,19 @@ def test_bicep_parses_with_tree_sitter_bicep() -> None:
 
     walk(parser.parse(source).root_node)
     assert not errors, "\n".join(errors)
+
+
+# User connections (max_connections less the 15 Azure reserves) per PostgreSQL flexible server SKU
+# the template may default to (learn.microsoft.com, "Limits in Azure Database for PostgreSQL").
+USER_CONNECTIONS = {"Standard_B1ms": 35, "Standard_B2s": 414, "Standard_B2ms": 844}
+
+
+def test_the_default_instances_fit_the_default_servers_connections() -> None:
+    from services.video_rag.db.engine import create_database_engine
+
+    engine = create_database_engine("postgresql+psycopg://user:pw@localhost:1/db")  # not opened
+    per_instance = engine.pool.size() + engine.pool._max_overflow  # type: ignore[attr-defined]
+    params = bicep_params()
+    instances = int(str(params["maximumInstanceCount"].default))
+    sku = str(params["postgresSkuName"].default).strip("'")
+    assert instances * per_instance <= USER_CONNECTIONS[sku]
