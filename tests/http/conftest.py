@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -58,9 +60,14 @@ def model_environment(database_url: str, model_base_url: str, **settings: str) -
 
 @contextmanager
 def running_host(env: dict[str, str], *args: str, log: Path) -> Iterator[str]:
-    """Run the local host until the block ends; yields its base URL (…/api)."""
+    """Run the local host until the block ends; yields its base URL (…/api). Unless `args` name
+    a `--root`, its root is a folder holding only the project's host.json: a developer's
+    local.settings.json never fills in settings the test did not give."""
     port = free_port()
-    with log.open("wb") as output:
+    with tempfile.TemporaryDirectory(prefix="host-root-") as root, log.open("wb") as output:
+        if "--root" not in args:
+            shutil.copy(PROJECT_ROOT / "host.json", Path(root) / "host.json")
+            args = ("--root", root, *args)
         process = subprocess.Popen(
             [sys.executable, "-m", "local_host", "--port", str(port), *args],
             cwd=PROJECT_ROOT,
