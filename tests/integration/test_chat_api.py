@@ -3,6 +3,7 @@ real database, with langchain-core's fake chat models (and the offline answerer)
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import replace
 from typing import Any
 
@@ -10,9 +11,13 @@ import pytest
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import BaseMessage
 from langchain_core.outputs import ChatResult
+from sqlalchemy.orm import Session
 
 from services.video_rag.bootstrap import Dependencies
+from services.video_rag.db.models import ChatMessage
 from services.video_rag.providers.chat import LangChainAnswerer
+from tests.conftest import FakeClock
+from tests.factories import add_exchange, session_uuid
 from tests.fakes import RecordingChatModel
 from tests.helpers import body_of, invoke
 
@@ -252,3 +257,32 @@ def test_full_text_side_finds_a_passage_from_a_whole_question(deps: Dependencies
     body = body_of(ask(sid, "How far does the kickstand hinge open?"))
     # Retrieval returns 6 of about 15 chunks; only the full-text side can pick the right one.
     assert "kickstand" in body["sources"][0]["text"]
+
+
+def test_the_history_is_at_most_a_thousand_newest_messages(
+    session_id: str, db: Session, clock: FakeClock
+) -> None:
+    key = session_uuid(db, session_id)
+    for _ in range(501):  # 1,002 messages
+        add_exchange(db, key, clock())
+    db.add(
+        ChatMessage(
+            id=uuid.uuid4(), session_id=key, role="user", content="newest", created_at=clock()
+        )
+    )
+    db.commit()
+    messages = history(session_id)
+    assert len(messages) == 1000
+    assert messages[-1]["content"] == "newest"
+    assert messages[0]["role"] == "assistant"  # the oldest three are left out
+    assert len(history(session_id, limit="3")) == 3
+    assert (
+        invoke(
+            "GET", "chat/messages", headers={"X-Session-Id": session_id}, params={"limit": "1001"}
+        ).status_code
+        == 400
+    )
+    legacy = invoke("GET", "getchatmessagehistory", params={"session_id": session_id})
+    chat_messages = body_of(legacy)["chat_messages"]
+    assert len(chat_messages) == 1000
+    assert chat_messages[-1]["content"] == "newest"

@@ -560,7 +560,7 @@ def test_query_parameters_come_from_the_query_models(doc: dict[str, Any]) -> Non
         "name": "limit",
         "in": "query",
         "required": False,
-        "schema": {"type": "integer", "minimum": 1, "maximum": 1000},
+        "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 1000},
     }
 
 

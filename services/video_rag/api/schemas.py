@@ -222,5 +222,11 @@ class MessagesResponse(BaseModel):
     messages: list[MessageOut]
 
 
+MAX_MESSAGES_PER_PAGE = 1000
+
+
 class MessagesQuery(BaseModel):
-    limit: Annotated[int, Field(ge=1, le=1000)] | None = None
+    # The newest `limit` messages; at most MAX_MESSAGES_PER_PAGE, also without `limit`, so that a
+    # long-lived busy session (up to 14,400 exchanges a day at the chat rate limit) is never read
+    # whole into memory and one response.
+    limit: Annotated[int, Field(ge=1, le=MAX_MESSAGES_PER_PAGE)] = MAX_MESSAGES_PER_PAGE

@@ -597,8 +597,8 @@ class ChatRepository:
         rows.sort(key=lambda row: order[row.video_id])  # stable: time order within a video
         return rows
 
-    def messages(self, session_id: uuid.UUID, newest: int | None = None) -> list[MessageRow]:
-        """The session's messages, oldest first; only the newest `newest` when given."""
+    def messages(self, session_id: uuid.UUID, newest: int) -> list[MessageRow]:
+        """The session's newest `newest` messages, oldest first."""
         query = (
             select(
                 ChatMessage.id,
@@ -609,9 +609,8 @@ class ChatRepository:
             )
             .where(ChatMessage.session_id == session_id)
             .order_by(ChatMessage.seq.desc())
+            .limit(newest)
         )
-        if newest is not None:
-            query = query.limit(newest)
         rows = [MessageRow(*row) for row in self._db.execute(query)]
         rows.reverse()
         return rows

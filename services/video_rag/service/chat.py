@@ -342,8 +342,8 @@ def store_answer(deps: Dependencies, prepared: PreparedQuestion, raw: str) -> Ch
     return ChatAnswer(message_id, answer, sources, prepared.answerer.model_label)
 
 
-def list_messages(deps: Dependencies, token: str | None, newest: int | None) -> list[MessageRow]:
-    """The caller's chat history, oldest first (only the newest `newest` when given)."""
+def list_messages(deps: Dependencies, token: str | None, newest: int) -> list[MessageRow]:
+    """The newest `newest` messages of the caller's chat history, oldest first."""
     with authenticated(deps, token) as (uow, session):
         return uow.chat.messages(session.id, newest)
 

@@ -40,6 +40,7 @@ from services.video_rag.api.legacy_schemas import (
 )
 from services.video_rag.api.openapi import EXAMPLE_SESSION_ID, EXAMPLE_VIDEO_ID
 from services.video_rag.api.routes import Example, Operation, Reply, Route, register
+from services.video_rag.api.schemas import MAX_MESSAGES_PER_PAGE
 from services.video_rag.bootstrap import get_dependencies
 from services.video_rag.domain.errors import AppError, InvalidRequest
 from services.video_rag.service import chat as chat_service
@@ -97,9 +98,10 @@ def get_inference(req: func.HttpRequest) -> func.HttpResponse:
 
 
 def get_chat_message_history(req: func.HttpRequest) -> func.HttpResponse:
-    """The session's chat history, oldest first, numbered from 1."""
+    """The session's chat history (its newest MAX_MESSAGES_PER_PAGE messages), oldest first,
+    numbered from 1."""
     _, token = _parse(req, SessionLookup)
-    rows = chat_service.list_messages(get_dependencies(), token, None)
+    rows = chat_service.list_messages(get_dependencies(), token, MAX_MESSAGES_PER_PAGE)
     messages = [
         LegacyChatMessage(
             chat_message_id=position,
