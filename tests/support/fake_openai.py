@@ -107,7 +107,9 @@ class FakeOpenAI:
         return "\n".join(parts)
 
     def vector(self, text: str) -> list[float]:
+        """A vector per text, never all zeros (the app refuses an empty vector)."""
         seed = sum(text.encode()) % 97 + 1
+        seed += seed % 13 == 0
         return [((seed * (i + 1)) % 13) / 13.0 for i in range(self.dimensions)]
 
     def embeddings_response(self, body: dict[str, Any]) -> dict[str, Any]:

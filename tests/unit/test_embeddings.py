@@ -233,6 +233,30 @@ def test_provider_failures_and_wrong_widths_become_embedding_failed() -> None:
     assert CheckedEmbedder(FailingEmbeddings(), 1536).embed_documents([]) == []
 
 
+class Answering:
+    """A provider that answers every text with the given vector."""
+
+    def __init__(self, vector: list[float]) -> None:
+        self.vector = vector
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return [list(self.vector) for _ in texts]
+
+    def embed_query(self, text: str) -> list[float]:
+        return list(self.vector)
+
+
+def test_vectors_are_scaled_to_unit_length_and_empty_ones_refused() -> None:
+    # Beyond what half precision holds, and too small for it: both keep their direction.
+    for vector in ([70_000.0, 0.0, 70_000.0], [1e-9, 0.0, 1e-9]):
+        (unit,) = CheckedEmbedder(Answering(vector), 3).embed_documents(["x"])
+        assert unit == pytest.approx([math.sqrt(0.5), 0.0, math.sqrt(0.5)])
+        assert CheckedEmbedder(Answering(vector), 3).embed_query("x") == pytest.approx(unit)
+    for bad in ([0.0, 0.0, 0.0], [1.0, math.nan, 0.0], [math.inf, 0.0, 0.0], [1e308, 1e308, 0]):
+        with pytest.raises(EmbeddingFailed, match="empty or non-finite vector"):
+            CheckedEmbedder(Answering(bad), 3).embed_documents(["x"])
+
+
 def test_a_width_not_set_is_learned_from_the_first_answer_and_then_held() -> None:
     embedder = CheckedEmbedder(FixedWidth(768, 768, 1024), None)
     assert embedder.dimensions is None
@@ -271,7 +295,9 @@ def test_openai_compatible_server_gets_batches_of_strings() -> None:
         texts = [f"chunk number {i}" for i in range(250)]
         vectors = embedder.embed_documents(texts)
     assert len(vectors) == 250
-    assert vectors[7] == pytest.approx(server.vector("chunk number 7"), abs=1e-6)
+    sent = server.vector("chunk number 7")
+    norm = math.sqrt(sum(x * x for x in sent))
+    assert vectors[7] == pytest.approx([x / norm for x in sent], abs=1e-6)  # its direction
     paths = [path for path, _ in server.requests]
     assert paths == ["/v1/embeddings"] * 3  # 250 chunks in batches of 100
     inputs = [body["input"] for _, body in server.requests]

@@ -191,7 +191,7 @@ class CheckedEmbedder:
             ) from exc
         for vector in vectors:
             self._check_width(len(vector))
-        return vectors
+        return _unit_vectors(vectors)
 
     def _check_width(self, width: int) -> None:
         expected = self._dimensions
@@ -211,6 +211,25 @@ class CheckedEmbedder:
         raise EmbeddingFailed(
             f"the embedding model returned {width} dimensions after {expected} earlier"
         )
+
+
+def _unit_vectors(vectors: list[list[float]]) -> list[list[float]]:
+    """`vectors` scaled to unit length. Retrieval compares directions only (cosine), so nothing
+    changes for a model whose vectors are normalized already; a model whose vectors are not
+    (some local models) can no longer store values half precision cannot hold (beyond 65,504)
+    or too small to tell apart from zero in it (the retrieval shortlist's copy). An empty or
+    non-finite vector is EmbeddingFailed."""
+    if not vectors:
+        return vectors
+    import numpy as np
+
+    array = np.asarray(vectors, dtype=np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        norms = np.linalg.norm(array, axis=1)
+    if not np.all(np.isfinite(norms)) or not np.all(norms > 0.0):
+        raise EmbeddingFailed("the embedding model returned an empty or non-finite vector")
+    unit: list[list[float]] = (array / norms[:, np.newaxis]).tolist()
+    return unit
 
 
 def build_embedder(settings: Settings) -> Embedder:
