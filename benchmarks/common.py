@@ -9,6 +9,7 @@ import json
 import math
 import os
 import platform
+import shutil
 import signal
 import socket
 import statistics
@@ -147,7 +148,8 @@ def local_host(settings: Mapping[str, str], log: Path) -> Iterator[str]:
 def local_host_process(
     settings: Mapping[str, str], log: Path
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """`local_host`, yielding the server's process too (to read its memory)."""
+    """`local_host`, yielding the server's process too (to read its memory). Its root holds
+    only the project's host.json: a developer's local.settings.json never fills in settings."""
     env = {k: v for k, v in os.environ.items() if k not in SETTING_NAMES}
     env.update(
         YOUTUBE_PROXY_HTTP_URL="http://127.0.0.1:9",
@@ -157,9 +159,11 @@ def local_host_process(
     env.update(settings)
     port = free_port()
     base = f"http://127.0.0.1:{port}/api"
-    with log.open("wb") as output:
+    with tempfile.TemporaryDirectory(prefix="host-root-") as root, log.open("wb") as output:
+        shutil.copy(ROOT / "host.json", Path(root) / "host.json")
+        command = [sys.executable, "-m", "local_host", "--no-migrate", "--root", root]
         process = subprocess.Popen(
-            [sys.executable, "-m", "local_host", "--no-migrate", "--port", str(port)],
+            [*command, "--port", str(port)],
             cwd=ROOT,
             env=env,
             stdout=output,
