@@ -100,6 +100,8 @@ MAX_QUESTIONS_PER_CLIENT = 100_000
 REQUEST_TIMEOUT_SECONDS = 60.0
 # Round trips replayed from one client to time the fake itself, per round.
 ROUND_TRIPS = 20
+# Load runs this long before each round's measured seconds.
+WARM_UP_SECONDS = 1.0
 # Targets of issue 15 (milliseconds outside the model calls).
 SOLO_TARGET_P50_MS = 20.0
 LOADED_TARGET_P95_MS = 60.0
@@ -181,6 +183,7 @@ class Load:
         self.latencies_ms: list[float] = []
         self.model_calls: list[int] = []
         self.errors: list[str] = []
+        self.warm_up_answers = 0  # answered while warming up: cost model calls, not measured
         self._lock = threading.Lock()
 
     def run(
@@ -189,11 +192,13 @@ class Load:
         seconds: float,
         request: Callable[[int, httpx.Client], tuple[int, int]],
     ) -> float:
-        """Run `request(client_index, http)` in `clients` threads for `seconds`; each call returns
-        an HTTP status (200 is a success) and the chat completions it cost. Returns the wall time
-        in seconds."""
+        """Run `request(client_index, http)` in `clients` threads for WARM_UP_SECONDS, then for
+        `seconds`, which are measured (the clients' simultaneous first requests would otherwise
+        weigh on the percentiles of short rounds); each call returns an HTTP status (200 is a
+        success) and the chat completions it cost. Returns the measured wall time in seconds."""
         start = threading.Barrier(clients + 1)
         deadline = [0.0]
+        measured_from = [0.0]
 
         def client(index: int) -> None:
             with httpx.Client(timeout=REQUEST_TIMEOUT_SECONDS) as http:
@@ -210,21 +215,23 @@ class Load:
                         problem = f"{type(exc).__name__}: {exc}"
                     elapsed = (time.perf_counter() - began) * 1000
                     with self._lock:
-                        if problem is None:
+                        if problem is not None:
+                            self.errors.append(problem)
+                        elif began >= measured_from[0]:
                             self.latencies_ms.append(elapsed)
                             self.model_calls.append(calls)
                         else:
-                            self.errors.append(problem)
+                            self.warm_up_answers += 1
 
         threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(clients)]
         for thread in threads:
             thread.start()
-        began = time.perf_counter()
-        deadline[0] = began + seconds
+        measured_from[0] = time.perf_counter() + WARM_UP_SECONDS
+        deadline[0] = measured_from[0] + seconds
         start.wait()
         for thread in threads:
-            thread.join(seconds + 2 * REQUEST_TIMEOUT_SECONDS)
-        return time.perf_counter() - began
+            thread.join(WARM_UP_SECONDS + seconds + 2 * REQUEST_TIMEOUT_SECONDS)
+        return time.perf_counter() - measured_from[0]
 
 
 def _prepare_sessions(base: str, clients: int, videos: int) -> list[str]:
@@ -595,6 +602,7 @@ def _pool(rounds: Sequence[_Figures]) -> _Figures:
             target.latencies_ms += source.latencies_ms
             target.model_calls += source.model_calls
             target.errors += source.errors
+            target.warm_up_answers += source.warm_up_answers
         for asked, part in ((solo, f.app.solo), (in_process, f.app.in_process)):
             asked.latencies_ms += part.latencies_ms
             asked.chat_calls += part.chat_calls
@@ -638,7 +646,9 @@ def _report(f: _Figures, say: Callable[[str], None]) -> dict[str, float]:
     chat_rt, embedding_rt = _median(base.chat_rt), _median(base.embedding_rt)
     answered = len(app.chat.latencies_ms)
     asked = answered + len(app.chat.errors)
-    calls_per_question = app.chat_calls / asked if asked else float("nan")
+    # The fake counted the warm-up's calls too.
+    everything = asked + app.chat.warm_up_answers
+    calls_per_question = app.chat_calls / everything if everything else float("nan")
     embeddings_per_question = app.embedding_calls / asked if asked else float("nan")
     llm_p50 = _median(base.baseline.latencies_ms)
     loaded_embedding_rt = _median(base.loaded_embedding_rt)
