@@ -11,6 +11,7 @@ before the store stores nothing, so the client may simply retry.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 import logging
 import math
@@ -521,8 +522,14 @@ def _write_notes(answerer: Answerer, parts: Sequence[list[Passage]], timeout: fl
 
     pool = ThreadPoolExecutor(min(len(parts), NOTE_CALLS_AT_ONCE), "whole-video-notes")
     try:
+        # Each call in a copy of this context: its log lines keep the invocation's request id.
         futures = [
-            pool.submit(_call_model, functools.partial(answerer.part_notes, part)) for part in parts
+            pool.submit(
+                contextvars.copy_context().run,
+                _call_model,
+                functools.partial(answerer.part_notes, part),
+            )
+            for part in parts
         ]
         done, pending = wait(futures, timeout=2 * timeout, return_when=FIRST_EXCEPTION)
         for future in done:
