@@ -184,8 +184,6 @@ class MomentWeights:
     """The caption's similarity of meaning with the question (its words and its neighbours')."""
     rank: float = 0.02
     """Taken off per place of the passage in retrieval order."""
-    top_video: float = 0.0
-    """For captions of the video of the first passage."""
     named: float = 0.5
     """Per question word found in the caption's video title (the question names the video)."""
     quantity: float = 0.3
@@ -305,8 +303,8 @@ def rank_moments(
     `words_similarity` only words of the same stem match; with it, different words match as
     much as they are similar ("fridge" and "refrigerator"); the word a "which"/"what" question
     asks for ("which codecs") counts `weights.focus` more. Then the neighbouring captions'
-    words, the similarity of meaning (`text_similarity`), the passage's retrieval rank, its
-    video, a number for "how much" questions and the kind of measure asked for ("how hot":
+    words, the similarity of meaning (`text_similarity`), the passage's retrieval rank, a
+    number for "how much" questions and the kind of measure asked for ("how hot":
     degrees, "how soon": hours, days...) adjust the score. Ties go to the earlier
     passage and caption. A caption is `named` when the question (or `context`) holds a
     distinctive word of its video's title.
@@ -343,7 +341,6 @@ def rank_moments(
     measures = [given for asked_for, given in _MEASURES if asked_for.search(question)] or [
         given for asked_for, given in _MEASURES if asked_for.search(context)
     ]
-    top_video = passages[0].video_id if passages else None
     vocabulary = list(dict.fromkeys(w for unit in units for w in unit[4]))
     similar = _soft_matches(asked, vocabulary, words_similarity, weights.soft_threshold)
     meaning = _meanings(question, asked, units, text_similarity)
@@ -364,7 +361,6 @@ def rank_moments(
         score = matched
         score += weights.meaning * meaning[index]
         score -= weights.rank * passage.number
-        score += weights.top_video * (passage.video_id == top_video)
         score += weights.named * (len(wanted) < len(asked))
         caption = passage.text[start:end]
         if quantity and _NUMBER.search(caption):
