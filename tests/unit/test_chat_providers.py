@@ -28,6 +28,7 @@ from services.video_rag.domain.prompts import (
     Passage,
 )
 from services.video_rag.providers.chat import (
+    WEAK_MATCH_NOTE,
     ChatFailed,
     ChatTimeout,
     LangChainAnswerer,
@@ -292,6 +293,18 @@ def test_offline_quotes_two_passages_when_both_match_well() -> None:
     assert "Charging takes around two hours" in lines[0]
     assert lines[1].startswith('From "Easy Sourdough Bread" at 1:02:05: "Now fold the dough')
     assert lines[1].endswith("[3]")
+
+
+def test_offline_says_when_the_closest_quote_may_not_answer() -> None:
+    answerer = OfflineExtractiveAnswerer()
+    loose = answerer.answer("Does the battery support wireless charging pads?", PASSAGES, [])
+    first, *quotes = loose.splitlines()
+    assert first == WEAK_MATCH_NOTE
+    assert quotes
+    assert all(line.startswith("From ") for line in quotes)
+    close = answerer.answer("How long does the battery last?", PASSAGES, [])
+    assert WEAK_MATCH_NOTE not in close
+    assert close.startswith("From ")
 
 
 def test_offline_says_no_answer_to_an_unrelated_question() -> None:

@@ -363,6 +363,10 @@ _ANNOTATION: Final = re.compile(r"\[[^\]]*\]|【[^】]*】|[♪♫]")
 _OFFLINE_WIDTH: Final = 256
 # A second quote when it holds at least this share of what the first one matches.
 _RUNNER_UP_SHARE: Final = 0.5
+# Below this share of the question's words (weighted, `Moment.matched`), the best caption may not
+# answer the question: the answer says so before quoting it.
+WEAK_MATCH: Final = 0.5
+WEAK_MATCH_NOTE: Final = "The videos may not answer this exactly; the closest they come:"
 
 
 def _offline_similarities() -> tuple[WordSimilarity | None, TextSimilarity | None]:
@@ -454,7 +458,10 @@ class OfflineExtractiveAnswerer:
         ]
         elsewhere = [m for m in others if m.passage.video_id != best.passage.video_id]
         chosen += (elsewhere or others)[:1]
-        return "\n".join(self._cite(moment) for moment in chosen)
+        quotes = [self._cite(moment) for moment in chosen]
+        if best.matched < WEAK_MATCH:  # say so rather than pass a loose match off as the answer
+            quotes.insert(0, WEAK_MATCH_NOTE)
+        return "\n".join(quotes)
 
     async def astream_answer(
         self,
