@@ -173,7 +173,7 @@ def test_the_notes_on_the_parts_are_written_at_the_same_time(
 ) -> None:
     deps, fake = model
     deps.settings = replace(deps.settings, whole_video_token_budget=120)
-    fake.delay_seconds = 0.5  # each reply, after the request arrived
+    fake.delay_seconds = 1.0  # each reply, after the request arrived
     arrived: list[float] = []
 
     def reply(body: dict[str, Any]) -> str:
@@ -186,8 +186,8 @@ def test_the_notes_on_the_parts_are_written_at_the_same_time(
     body = ask(new_session(TWO_VIDEOS), "Summarize the sourdough video")
     assert body["answer"] == "Baking in steps [1]."
     assert len(arrived) >= 2
-    # One by one, each notes request would arrive at least 0.5 s after the one before.
-    assert arrived[1] - arrived[0] < 0.4
+    # One by one, each notes request would arrive at least 1 s after the one before.
+    assert arrived[1] - arrived[0] < 0.8
 
 
 def test_notes_not_written_in_time_are_a_timeout(
