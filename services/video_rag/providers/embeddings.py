@@ -27,6 +27,9 @@ from services.video_rag.settings import (
 )
 
 if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
     from services.video_rag.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -166,18 +169,19 @@ class CheckedEmbedder:
         """The width of this provider's vectors; None until its first answer when not set."""
         return self._dimensions
 
-    def embed_documents(self, texts: Sequence[str]) -> list[list[float]]:
-        """Embed many texts (the provider batches them into few requests)."""
-        if not texts:
-            return []
-        vectors = self._call(lambda: self.inner.embed_documents(list(texts)))
+    def embed_documents(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        """Embed many texts (the provider batches them into few requests): one unit-length
+        float32 row per text, the form they are stored in."""
+        vectors = self._call(lambda: self.inner.embed_documents(list(texts))) if texts else []
         if len(vectors) != len(texts):
             raise EmbeddingFailed("the embedding provider returned the wrong number of vectors")
-        return vectors
+        return _unit_vectors(vectors, self._dimensions or 0)
 
     def embed_query(self, text: str) -> list[float]:
-        """Embed one query text."""
-        return self._call(lambda: [self.inner.embed_query(text)])[0]
+        """Embed one query text (unit length)."""
+        vector = self._call(lambda: [self.inner.embed_query(text)])
+        unit: list[float] = _unit_vectors(vector, len(vector[0]))[0].tolist()
+        return unit
 
     def _call(self, embed: Callable[[], list[list[float]]]) -> list[list[float]]:
         try:
@@ -191,7 +195,7 @@ class CheckedEmbedder:
             ) from exc
         for vector in vectors:
             self._check_width(len(vector))
-        return _unit_vectors(vectors)
+        return vectors
 
     def _check_width(self, width: int) -> None:
         expected = self._dimensions
@@ -213,23 +217,24 @@ class CheckedEmbedder:
         )
 
 
-def _unit_vectors(vectors: list[list[float]]) -> list[list[float]]:
-    """`vectors` scaled to unit length. Retrieval compares directions only (cosine), so nothing
-    changes for a model whose vectors are normalized already; a model whose vectors are not
-    (some local models) can no longer store values half precision cannot hold (beyond 65,504)
-    or too small to tell apart from zero in it (the retrieval shortlist's copy). An empty or
-    non-finite vector is EmbeddingFailed."""
-    if not vectors:
-        return vectors
+def _unit_vectors(vectors: list[list[float]], width: int) -> npt.NDArray[np.float32]:
+    """`vectors` as float32 rows (`width` wide when there are none) scaled to unit length, in
+    place. Retrieval compares directions only (cosine), so nothing changes for a model whose
+    vectors are normalized already; a model whose vectors are not (some local models) can no
+    longer store values half precision cannot hold (beyond 65,504) or too small to tell apart
+    from zero in it (the retrieval shortlist's copy). An empty or non-finite vector is
+    EmbeddingFailed."""
     import numpy as np
 
-    array = np.asarray(vectors, dtype=np.float64)
+    if not vectors:
+        return np.empty((0, width), dtype=np.float32)
     with np.errstate(over="ignore", invalid="ignore"):
+        array = np.asarray(vectors, dtype=np.float32)
         norms = np.linalg.norm(array, axis=1)
     if not np.all(np.isfinite(norms)) or not np.all(norms > 0.0):
         raise EmbeddingFailed("the embedding model returned an empty or non-finite vector")
-    unit: list[list[float]] = (array / norms[:, np.newaxis]).tolist()
-    return unit
+    array /= norms[:, np.newaxis]
+    return array
 
 
 def build_embedder(settings: Settings) -> Embedder:

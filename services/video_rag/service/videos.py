@@ -120,32 +120,6 @@ class AddResult:
     video: VideoView | None = None
     error: ItemError | None = None
 
-    # The video's description beside the outcome (None when the item failed): the shape of an
-    # item of the API's add response, read from this object as it is.
-    @property
-    def title(self) -> str | None:
-        return self.video.title if self.video is not None else None
-
-    @property
-    def channel(self) -> str | None:
-        return self.video.channel if self.video is not None else None
-
-    @property
-    def language(self) -> str | None:
-        return self.video.language if self.video is not None else None
-
-    @property
-    def is_generated(self) -> bool | None:
-        return self.video.is_generated if self.video is not None else None
-
-    @property
-    def duration_seconds(self) -> float | None:
-        return self.video.duration_seconds if self.video is not None else None
-
-    @property
-    def chunks(self) -> int | None:
-        return self.video.chunks if self.video is not None else None
-
 
 class _KeyedLocks:
     """One lock per key, forgotten when nobody holds or waits for it."""
@@ -684,7 +658,7 @@ def _embed(deps: Dependencies, chunks: Sequence[Chunk]) -> npt.NDArray[np.float3
     try:
         for start in range(0, len(chunks), batch):
             texts = [chunk.text for chunk in chunks[start : start + batch]]
-            part = np.asarray(embedder.embed_documents(texts), dtype=np.float32)
+            part = embedder.embed_documents(texts)  # float32 rows
             if vectors is None:
                 vectors = np.empty((len(chunks), part.shape[1]), dtype=np.float32)
             vectors[start : start + len(part)] = part

@@ -36,11 +36,13 @@ def add_videos(req: func.HttpRequest) -> func.HttpResponse:
     results = service.add_requested_videos(
         deps, session_id, body.urls, uploads, body.languages, client
     )
-    return json_response(
-        AddVideosResponse(
-            videos=[AddVideoResultOut.model_validate(r, from_attributes=True) for r in results]
-        )
-    )
+    return json_response(AddVideosResponse(videos=[_result_out(r) for r in results]))
+
+
+def _result_out(result: service.AddResult) -> AddVideoResultOut:
+    """An item of the response: the outcome, with the video's description when it was added."""
+    described = vars(result.video) if result.video is not None else {}
+    return AddVideoResultOut.model_validate({**described, **vars(result)}, from_attributes=True)
 
 
 def list_videos(req: func.HttpRequest) -> func.HttpResponse:
