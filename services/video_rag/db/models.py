@@ -269,8 +269,9 @@ metadata = Base.metadata
 
 
 class ClientRateWindow(Base):
-    """A client's fixed one-minute window of one kind of request (`chat`, `session`), shared
-    by every instance. The client is the SHA-256 of its address: the address is never stored."""
+    """A client's fixed window of one kind of request, shared by every instance: a minute for
+    `chat` and `session`, an hour for `passages` (service.limits). The client is the SHA-256 of
+    its address: the address is never stored."""
 
     __tablename__ = "client_rate_window"
 

@@ -15,7 +15,13 @@ from collections.abc import Mapping, Sequence
 from typing import Final, Literal
 
 from services.video_rag.domain.moments import best_excerpt
-from services.video_rag.domain.prompts import Passage, content_words, format_timestamp, stem
+from services.video_rag.domain.prompts import (
+    Passage,
+    content_words,
+    format_timestamp,
+    stem,
+    terms,
+)
 
 WholeVideoKind = Literal["summary", "comparison"]
 
@@ -59,10 +65,10 @@ def whole_video_kind(question: str, videos_in_scope: int) -> WholeVideoKind | No
 def videos_named(question: str, titles: Mapping[str, str | None]) -> list[str]:
     """The videos whose title the question names (by its distinctive words: "the bread video"
     names "Sourdough bread for beginners"), best matches only; empty when none is named."""
-    asked = {stem(word) for word in content_words(question)} - _GENERIC
+    asked = terms(question) - _GENERIC
     scores: dict[str, int] = {}
     for video_id, title in titles.items():
-        named = {stem(word) for word in content_words(title or "")} - _GENERIC
+        named = terms(title or "") - _GENERIC
         if video_id.lower() in question.lower():
             named.add(stem(video_id.lower()))
             asked.add(stem(video_id.lower()))
@@ -79,7 +85,7 @@ def title_words_asked(question: str, titles: Mapping[str, str | None]) -> dict[s
     only, three characters or more, not only digits; words that say what kind of video it is
     and words shared by two titles ("laptop") are left out. Whether such a word names its video
     also depends on what the other videos say (see `service.chat`)."""
-    asked = {stem(word) for word in content_words(question)} - _GENERIC
+    asked = terms(question) - _GENERIC
     words = {
         video_id: {
             stem(word)
@@ -101,7 +107,7 @@ def title_words_asked(question: str, titles: Mapping[str, str | None]) -> dict[s
 def without_title_words(question: str, titles: Sequence[str | None]) -> str:
     """`question` with the words of `titles` taken out (they say which video, not what is
     asked), or the question itself when there are no titles or nothing else would be left."""
-    named = {stem(word) for title in titles for word in content_words(title or "")}
+    named = {word for title in titles for word in terms(title or "")}
     if not named:
         return question
     kept = " ".join(
