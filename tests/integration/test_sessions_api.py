@@ -135,6 +135,17 @@ def test_an_unknown_session_is_401_before_a_bad_body_is_400(route: str, body: by
     assert body_of(response)["error"]["code"] == "invalid_json"
     bad_field = invoke("POST", route, headers=unknown, json_body={"message": 5, "urls": 5})
     assert bad_field.status_code == 401
+    assert invoke("POST", route, body=body).status_code == 401  # no session id at all
+
+
+def test_an_unknown_session_is_401_before_a_bad_query_is_400() -> None:
+    bad = {"limit": "0"}
+    unknown = invoke("GET", "chat/messages", headers={"X-Session-Id": "B" * 43}, params=bad)
+    assert unknown.status_code == 401
+    assert body_of(unknown)["error"]["code"] == "session_not_found"
+    assert invoke("GET", "chat/messages", params=bad).status_code == 401
+    known = {"X-Session-Id": create()["session_id"]}
+    assert invoke("GET", "chat/messages", headers=known, params=bad).status_code == 400
 
 
 def test_current_session_counts_its_videos_and_messages(db: Session, clock: FakeClock) -> None:

@@ -180,6 +180,21 @@ def error_response(
     return json_response(error_body(code, message, details), STATUS_BY_CODE[code], headers)
 
 
+def session_first[T](req: func.HttpRequest, parse: Callable[[], T]) -> T:
+    """`parse()` (a request's body or query), except that a missing, unknown or expired session
+    is 401 before what `parse` finds wrong is 400, as on every session route (docs/API.md). The
+    session is looked up only when parsing fails: a valid request meets it in its service."""
+    from services.video_rag.service.sessions import require_token, session_key
+
+    token = session_token(req)
+    require_token(token)  # a missing or malformed id: 401 before anything is read
+    try:
+        return parse()
+    except (RequestError, ValidationError):
+        session_key(get_dependencies(), token)
+        raise
+
+
 def parse_json[ModelT: BaseModel](
     req: func.HttpRequest, model: type[ModelT], *, empty_ok: bool = False
 ) -> ModelT:

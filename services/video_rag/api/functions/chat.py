@@ -7,11 +7,9 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import azure.functions as func
-from pydantic import ValidationError
 
 from services.video_rag.api.http import (
     EVENT_STREAM_MIMETYPE,
-    RequestError,
     Response,
     accepts_event_stream,
     event_stream,
@@ -19,6 +17,7 @@ from services.video_rag.api.http import (
     no_content,
     parse_json,
     request_client,
+    session_first,
     session_token,
 )
 from services.video_rag.api.openapi import EXAMPLE_UPLOADED_VIDEO_ID
@@ -41,7 +40,6 @@ from services.video_rag.api.schemas import (
 )
 from services.video_rag.bootstrap import get_dependencies
 from services.video_rag.service import chat as service
-from services.video_rag.service.sessions import require_token, session_key
 
 bp = func.Blueprint()
 
@@ -49,14 +47,7 @@ bp = func.Blueprint()
 def ask(req: func.HttpRequest) -> func.HttpResponse | Response:
     deps = get_dependencies()
     token = session_token(req)
-    require_token(token)  # 401 for a missing or malformed id before the body is read
-    try:
-        body = parse_json(req, ChatRequest)
-    except (RequestError, ValidationError):
-        # An unknown or expired session is a 401 before a bad body is a 400, as on every
-        # session route; checked on this path only (a valid question checks it while preparing).
-        session_key(deps, token)
-        raise
+    body = session_first(req, lambda: parse_json(req, ChatRequest))
     client = request_client(req)
     if accepts_event_stream(req):
         # Every check (401, 400, 404, 409, 429, 503) happens here, before the stream starts.
@@ -87,7 +78,7 @@ def _chat_response(answer: service.ChatAnswer) -> ChatResponse:
 
 
 def list_messages(req: func.HttpRequest) -> func.HttpResponse:
-    query = MessagesQuery.model_validate(dict(req.params))
+    query = session_first(req, lambda: MessagesQuery.model_validate(dict(req.params)))
     rows = service.list_messages(get_dependencies(), session_token(req), query.limit)
     messages = [
         MessageOut(

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import azure.functions as func
 
-from services.video_rag.api.http import json_response, no_content, parse_json, request_client
+from services.video_rag.api.http import (
+    json_response,
+    no_content,
+    parse_json,
+    request_client,
+    session_first,
+)
 from services.video_rag.api.http import session_token as token_of
 from services.video_rag.api.openapi import (
     EXAMPLE_UPLOADED_VIDEO_ID,
@@ -29,8 +35,8 @@ bp = func.Blueprint()
 
 def add_videos(req: func.HttpRequest) -> func.HttpResponse:
     deps = get_dependencies()
-    session_id = session_key(deps, token_of(req))  # 401 before any work
-    body = parse_json(req, AddVideosRequest)
+    body = session_first(req, lambda: parse_json(req, AddVideosRequest))
+    session_id = session_key(deps, token_of(req))
     uploads = [service.UploadInput(**upload.model_dump()) for upload in body.transcripts]
     client = request_client(req)
     results = service.add_requested_videos(
