@@ -429,3 +429,11 @@ def test_the_modern_routes_see_what_the_legacy_routes_made(source: RecordingSour
     assert (video["video_id"], video["external_video_id"]) == (1, "aaaaaaaaaaa")
     history = ok(call("GET", "getchatmessagehistory", {"session_id": me}))["chat_messages"]
     assert [m["content"] for m in history][::2] == ["battery life?", "pasta?"]
+
+
+def test_a_video_id_longer_than_a_url_is_refused_not_echoed(deps: Dependencies) -> None:
+    session_id = new_session()
+    body = {"session_id": session_id, "video_ids": ["x" * 1_000_000]}
+    error = error_of(call("POST", "savevideotranscript", body), 400)
+    assert error["code"] == "validation_error"
+    assert len(call("POST", "savevideotranscript", body).get_body()) < 2_000

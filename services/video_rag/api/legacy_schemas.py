@@ -35,7 +35,9 @@ class GetOrCreateSessionRequest(SessionLookup):
 class SaveVideoTranscriptRequest(SessionLookup):
     """POST savevideotranscript: YouTube video ids or URLs, in any mix."""
 
-    video_ids: list[str] = Field(json_schema_extra=ITEMS_PER_REQUEST)
+    video_ids: list[Annotated[str, Field(max_length=2048)]] = Field(
+        json_schema_extra=ITEMS_PER_REQUEST
+    )
 
 
 class GetInferenceRequest(SessionLookup):

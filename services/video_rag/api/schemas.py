@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import fields
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue, PlainSerializer
 
 from services.video_rag.domain.youtube_urls import ANY_VIDEO_ID
+from services.video_rag.settings import Settings
 
 
 def _iso_utc(value: datetime) -> str:
@@ -109,7 +111,17 @@ class TranscriptUploadIn(RequestBody):
     )
 
 
-ITEMS_PER_REQUEST: dict[str, JsonValue] = {"minItems": 1, "maxItems": 10}
+def _default(setting: str) -> int:
+    """The declared default of an integer setting (services.video_rag.settings): the bound the
+    documents publish; a deployment's own value is the one its service enforces."""
+    value = next(field.default for field in fields(Settings) if field.name == setting)
+    if not isinstance(value, int):
+        raise TypeError(f"{setting} is not an integer setting")
+    return value
+
+
+MAX_ITEMS: Final = _default("max_videos_per_request")
+ITEMS_PER_REQUEST: dict[str, JsonValue] = {"minItems": 1, "maxItems": MAX_ITEMS}
 """MAX_VIDEOS_PER_REQUEST (default 10) items in all, enforced by the service."""
 
 
@@ -127,11 +139,11 @@ class AddVideosRequest(RequestBody):
     )
 
     urls: list[Annotated[str, Field(max_length=2048)]] = Field(
-        default_factory=list, json_schema_extra={"maxItems": 10}
+        default_factory=list, json_schema_extra={"maxItems": MAX_ITEMS}
     )
     languages: Annotated[list[LanguageCode], Field(min_length=1, max_length=10)] | None = None
     transcripts: list[TranscriptUploadIn] = Field(
-        default_factory=list, json_schema_extra={"maxItems": 10}
+        default_factory=list, json_schema_extra={"maxItems": MAX_ITEMS}
     )
 
 
@@ -177,7 +189,7 @@ class VideosResponse(BaseModel):
 
 MESSAGE_TEXT: dict[str, JsonValue] = {
     "minLength": 1,
-    "maxLength": 2000,
+    "maxLength": _default("max_message_chars"),
     "pattern": r"[^\s\x00-\x1f\x7f\x85]|\ufeff",
 }
 """At least one character that is neither white space nor a control character, at most
