@@ -5,12 +5,22 @@ the answer that comes back, and the LLM failure and timeout codes."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
 
 from services.video_rag.bootstrap import Dependencies
+from services.video_rag.domain.prompts import NO_ANSWER
 from tests.conftest import FakeClock
-from tests.helpers import app_with_model, body_of, invoke
+from tests.helpers import (
+    BATTERY_TRANSCRIPT,
+    QUESTION,
+    app_with_model,
+    ask,
+    body_of,
+    invoke,
+    session_with,
+)
 from tests.support.fake_openai import FakeOpenAI
 
 pytestmark = [pytest.mark.db]
@@ -95,3 +105,20 @@ def test_llm_failures_store_nothing(
     server.fail_with_status, server.delay_seconds = None, 0.0
     history = invoke("GET", "chat/messages", headers=headers)
     assert body_of(history)["messages"] == []
+
+
+def test_with_a_model_a_question_nothing_supports_gets_the_not_found_answer_without_a_call(
+    openai_deps: tuple[Dependencies, FakeOpenAI],
+) -> None:
+    deps, server = openai_deps
+    headers = session_with(BATTERY_TRANSCRIPT)
+    assert deps.settings.model_not_found_threshold == 15  # the default
+    body = ask(headers, "Who wrote the novel Pride and Prejudice?")
+    assert (body["answer"], body["sources"]) == (NO_ANSWER, [])
+    assert not server.chat_requests  # no model call for it
+    assert ask(headers, QUESTION)["answer"] == "It lasts nine hours [1]."
+    assert len(server.chat_requests) == 1  # a supported question reaches the model
+
+    deps.settings = replace(deps.settings, model_not_found_threshold=0)  # the check off
+    ask(headers, "Who wrote the novel Pride and Prejudice?")
+    assert len(server.chat_requests) == 2

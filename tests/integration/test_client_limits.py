@@ -18,8 +18,15 @@ from sqlalchemy.orm import Session
 from services.video_rag.bootstrap import Dependencies
 from services.video_rag.db.models import ClientRateWindow, LlmUsage, Transcript
 from services.video_rag.service.maintenance import cleanup_expired_sessions
+from tests import helpers
 from tests.conftest import CLIENT_LIMITS_OFF, FakeClock
-from tests.helpers import BATTERY_TRANSCRIPT, QUESTION, app_with_model, body_of, invoke
+from tests.helpers import (
+    BATTERY_TRANSCRIPT,
+    QUESTION,
+    app_with_model,
+    body_of,
+    invoke,
+)
 from tests.support.fake_openai import FakeOpenAI
 
 pytestmark = [pytest.mark.db]
@@ -35,20 +42,13 @@ def from_address(address: str, session: str | None = None) -> dict[str, str]:
 
 
 def new_session(address: str) -> str:
-    response = invoke("POST", "sessions", headers=from_address(address))
-    assert response.status_code == 201, response.get_body()
-    return str(body_of(response)["session_id"])
+    return helpers.new_session(from_address(address))
 
 
 def session_with_video(address: str) -> str:
     session = new_session(address)
-    added = invoke(
-        "POST",
-        "videos",
-        headers={"X-Session-Id": session},
-        json_body={"transcripts": [BATTERY_TRANSCRIPT]},
-    )
-    assert body_of(added)["videos"][0]["status"] == "added"
+    (added,) = helpers.add_videos(session, transcripts=[BATTERY_TRANSCRIPT])
+    assert added["status"] == "added"
     return session
 
 
@@ -246,3 +246,26 @@ def test_behind_front_door_the_entry_front_door_appended_names_the_client(
     assert create("198.51.100.31") == 201
     assert create("198.51.100.32") == 201  # another caller behind the same Front Door edge
     assert create("198.51.100.31", own="10.1.2.3") == 429  # its own first entry changes nothing
+
+
+@pytest.mark.parametrize("content_format", ["segments", "vtt", "text"])
+def test_an_upload_with_more_captions_than_the_setting_fails_as_an_item(
+    deps: Dependencies, content_format: str
+) -> None:
+    deps.settings = replace(deps.settings, max_captions_per_upload=3)
+    lines = [f"Caption {i} talks about the battery." for i in range(4)]
+    content: object = {
+        "segments": [{"text": t, "start": i * 5.0, "duration": 5.0} for i, t in enumerate(lines)],
+        "vtt": "WEBVTT\n\n"
+        + "\n".join(f"00:00:0{i}.000 --> 00:00:0{i}.900\n{t}\n" for i, t in enumerate(lines)),
+        "text": "\n\n".join(lines),
+    }[content_format]
+    session = new_session("192.0.2.5")
+    item = {"video_id": "captions01", "format": content_format, "content": content}
+    (result,) = helpers.add_videos(session, transcripts=[item])
+    assert result["status"] == "failed"
+    assert result["error"]["code"] == "invalid_transcript"
+    assert "MAX_CAPTIONS_PER_UPLOAD" in result["error"]["message"]
+    deps.settings = replace(deps.settings, max_captions_per_upload=4)
+    (result,) = helpers.add_videos(session, transcripts=[item])
+    assert result["status"] == "added"
