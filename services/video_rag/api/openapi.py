@@ -121,8 +121,9 @@ ERROR_RESPONSES: Mapping[int, tuple[str, str]] = {
     ),
     404: (
         "NotFound",
-        "The session has no such video (`video_not_found`); `not_found` is the answer to a "
-        "path that no route matches.",
+        "The session has no such video (`video_not_found`); `not_found` is the local host's "
+        "answer to a path that no route matches (in Azure the Functions host answers an empty "
+        "404 itself).",
     ),
     405: (
         "MethodNotAllowed",
@@ -347,8 +348,9 @@ renews it), and at the latest SESSION_MAX_HOURS (default 24) after its creation;
 **Errors.** Every error is JSON: `{{"error": {{"code", "message", "request_id", "details"?}}}}` \
 (one schema, `ErrorResponse`, whose `code` enumerates every code); each operation lists the \
 statuses it can answer, and each status's description names its codes. A method a path does \
-not serve gets 405 `method_not_allowed` with an `Allow` header, and a path no route matches \
-gets 404 `not_found` (`components.responses.MethodNotAllowed` and `NotFound`): these are answers \
+not serve gets 405 `method_not_allowed` with an `Allow` header, and on the local host a path no \
+route matches gets 404 `not_found` (`components.responses.MethodNotAllowed` and `NotFound`; in \
+Azure the Functions host answers such a path with an empty 404): these are answers \
 to requests outside the operations below, so no operation lists them for itself.
 
 **Request ids.** Every response carries `{REQUEST_ID_HEADER}`: the caller's, when it sends a sane \
