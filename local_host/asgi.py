@@ -59,7 +59,7 @@ def error_response(
     return Response(
         json.dumps(body, ensure_ascii=False).encode("utf-8"),
         status_code=status_code,
-        headers={REQUEST_ID_HEADER: request_id, **(headers or {})},
+        headers={REQUEST_ID_HEADER: request_id, "Cache-Control": "no-store", **(headers or {})},
         media_type=JSON_CONTENT_TYPE,
     )
 

@@ -15,6 +15,8 @@ from typing import Any
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from .asgi import REQUEST_ID_HEADER, choose_request_id
+
 HOME_ROUTE = "ui"
 
 
@@ -42,6 +44,9 @@ class HomePointer:
         ):
             await self.app(scope, receive, send)
             return
+        incoming = next(
+            (v.decode("latin-1") for k, v in scope["headers"] if k == b"x-request-id"), None
+        )
         await send(
             {
                 "type": "http.response.start",
@@ -51,6 +56,7 @@ class HomePointer:
                     (b"content-type", b"application/json; charset=utf-8"),
                     (b"content-length", str(len(self.body)).encode()),
                     (b"cache-control", b"no-store"),
+                    (REQUEST_ID_HEADER.lower().encode(), choose_request_id(incoming).encode()),
                 ],
             }
         )

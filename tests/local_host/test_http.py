@@ -22,6 +22,7 @@ from starlette.types import Message, Scope
 
 from local_host import build_asgi_app, discover_functions
 from local_host.config import CorsSettings
+from local_host.home import HomePointer
 from tests.local_host import toy_app
 from tests.local_host.asgi_client import AsgiClient
 
@@ -106,6 +107,19 @@ def test_not_found(client: AsgiClient) -> None:
     assert HEX_ID.fullmatch(error["request_id"])
     _assert_error(client.get("/outside/prefix"), 404, "not_found")
     _assert_error(client.get("/api"), 404, "not_found")
+
+
+def test_host_errors_are_never_cached(client: AsgiClient) -> None:
+    assert client.get("/api/does/not/exist").headers["cache-control"] == "no-store"
+    assert client.put("/api/things").headers["cache-control"] == "no-store"
+
+
+def test_the_home_redirect_carries_a_request_id() -> None:
+    home = AsgiClient(HomePointer(build_asgi_app(toy_app.app, "api"), "api"))
+    moved = home.get("/", headers={"X-Request-Id": "trace-42"}, follow_redirects=False)
+    assert moved.status_code == 302
+    assert moved.headers["x-request-id"] == "trace-42"
+    assert HEX_ID.fullmatch(home.get("/api", follow_redirects=False).headers["x-request-id"])
 
 
 def test_method_not_allowed_names_every_method_of_the_route(client: AsgiClient) -> None:
