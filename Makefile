@@ -13,13 +13,21 @@ DEV_STAMP := $(VENV)/.installed-dev-py313
 
 .PHONY: run test test-deps bench bench-layouts bench-scale eval lint format migrate clean-db
 
+IS_313 := import sys; sys.exit(sys.version_info[:2] != (3, 13))
+# A .venv whose Python is no longer 3.13 (removed, upgraded, made by another one) is rebuilt:
+# its stamps go, so that the installs below run again.
+ifneq ($(shell test -x $(PY) && $(PY) -c '$(IS_313)' 2>/dev/null && echo 3.13),3.13)
+$(shell rm -f $(RUN_STAMP) $(DEV_STAMP))
+endif
+
 $(RUN_STAMP): requirements.txt requirements-local.txt
 	@test -n "$(PYTHON)" || { echo "Python 3.13 is needed and none was found on PATH or under pyenv." \
 	  "Install it (python.org, your package manager, or 'pyenv install 3.13'), or name it:" \
 	  "make PYTHON=/path/to/python3.13 ..." >&2; exit 1; }
-	@if [ -x $(PY) ] && ! $(PY) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))'; then \
+	@if [ -e $(VENV) ] && ! $(PY) -c '$(IS_313)' 2>/dev/null; then \
 	  echo "Recreating $(VENV) with Python 3.13"; rm -rf $(VENV); fi
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -c '$(IS_313)' || { echo "$(PYTHON) is not Python 3.13" >&2; rm -rf $(VENV); exit 1; }
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-local.txt
 	touch $(RUN_STAMP)
@@ -38,7 +46,7 @@ run: $(RUN_STAMP) local.settings.json
 # openapi-typescript, tsc). Installed with apt-get as root, or through passwordless sudo; without
 # either, the tests that need them are skipped with the reason in the test summary.
 test-deps:
-	@missing=""; command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	@missing=""; test -x /usr/bin/chromium || missing="$$missing chromium"; \
 	  command -v npm >/dev/null 2>&1 || missing="$$missing nodejs npm"; \
 	  if [ -n "$$missing" ]; then \
 	    if [ "$$(id -u)" = 0 ]; then sudo=""; elif sudo -n true 2>/dev/null; then sudo="sudo -n"; \

@@ -2,7 +2,7 @@
 # Deploy the video RAG function app with the plain Azure CLI (no azd): resource group, the
 # infrastructure of main.bicep, the database migrations, then the code.
 #
-# Needs: az (logged in: `az login`), python3 and make; Azure Functions Core Tools (`func`) if
+# Needs: az (logged in: `az login`), Python 3.13 and make; Azure Functions Core Tools (`func`) if
 # you have it. The signed-in account needs Owner on the resource group (or Contributor plus
 # "Role Based Access Control Administrator"), because the template assigns roles.
 #
@@ -44,7 +44,8 @@ cd "$root"
 export AZURE_ENV_NAME="${AZURE_ENV_NAME:-vrag}"
 export POSTGRES_ADMIN_PASSWORD
 
-python=$(command -v python3.13 || command -v python3)
+python=$(sh "$here/../tools/find-python") ||
+    { echo "Python 3.13 is required (python3.13 on PATH, or pyenv's 3.13)" >&2; exit 1; }
 command -v az >/dev/null || { echo "the Azure CLI (az) is required" >&2; exit 1; }
 
 if [[ -n "${AZURE_SUBSCRIPTION_ID:-}" ]]; then

