@@ -201,8 +201,6 @@ def _lookup(
         replies=(reply,),
         errors=(400, 401, 503),
         session="legacy",
-        request=SessionLookup,
-        request_required=False,
         query=SessionLookup,
         description=_GET_NOTE,
     )
