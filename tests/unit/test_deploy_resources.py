@@ -824,9 +824,7 @@ def test_shell_scripts_pass_shellcheck(script: Path) -> None:
     )
     if shellcheck is None:
         pytest.skip("shellcheck is not installed (apt-get install shellcheck)")
-    result = subprocess.run(
-        [shellcheck, str(script)], capture_output=True, text=True, check=False
-    )
+    result = subprocess.run([shellcheck, str(script)], capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
