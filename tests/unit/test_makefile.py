@@ -42,9 +42,13 @@ def stamped_venv(project: Path, *, is_313: bool) -> None:
 
 
 def dry_run(project: Path) -> str:
+    # As a make of its own, not a sub-make of a `make test` running this test.
+    outer = ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "PYTEST_ARGS", "PYTHON")
+    env = {name: value for name, value in os.environ.items() if name not in outer}
     result = subprocess.run(
-        ["make", "-n", "test", "PYTHON=/opt/python3.13/bin/python3"],
+        ["make", "--no-print-directory", "-n", "test", "PYTHON=/opt/python3.13/bin/python3"],
         cwd=project,
+        env=env,
         capture_output=True,
         text=True,
         timeout=60,
